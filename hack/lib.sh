@@ -1,0 +1,130 @@
+# Shell helpers shared by hack/test.sh and hack/demo.sh. Source it; it sets
+# nothing but functions and REPO_ROOT.
+# shellcheck shell=bash
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian packages the daemon, the tests and the demo use at run time. Each
+# is installed only when missing, so a prepared machine makes no apt call.
+MINIKUBELET_PACKAGES=(
+	containerd                  # the runtime the daemon drives (1.6 in bookworm)
+	runc                        # containerd's OCI runtime
+	busybox-static              # the test and demo images are built from /bin/busybox
+	skopeo                      # pushes the test image into the local registry
+	docker-registry             # a registry on 127.0.0.1 for imagePullPolicy: Always
+	containernetworking-plugins # loopback/bridge plugins for pod networks
+	iptables
+	gcc libc6-dev               # the static pause binary
+	git make
+	jq
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+is_root() { [[ "$(id -u)" == 0 ]]; }
+
+# package_installed NAME: true when dpkg has NAME fully installed.
+package_installed() {
+	[[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
+}
+
+# ensure_packages: installs whatever of MINIKUBELET_PACKAGES is missing.
+ensure_packages() {
+	command -v dpkg-query >/dev/null || {
+		log "not a Debian system: make sure these are installed: ${MINIKUBELET_PACKAGES[*]}"
+		return 0
+	}
+	local missing=() p
+	for p in "${MINIKUBELET_PACKAGES[@]}"; do
+		package_installed "$p" || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	is_root || die "missing packages (${missing[*]}); run as root or install them first"
+	log "installing ${missing[*]}"
+	# Package scripts must not start system services (a docker-registry on
+	# :5000 or a system containerd would collide with the ones the tests
+	# start): policy-rc.d exit 101 tells invoke-rc.d "not allowed". Only
+	# when there is none already, and removed again afterwards.
+	local policy=/usr/sbin/policy-rc.d made_policy=
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		made_policy=1
+	fi
+	local rc=0
+	{
+		DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	} || rc=$?
+	[[ -z $made_policy ]] || rm -f "$policy"
+	((rc == 0)) || die "apt-get install ${missing[*]} failed"
+}
+
+# ensure_go: the Go toolchain must be there (it is not an apt package we
+# can rely on: go.mod wants a newer Go than Debian ships).
+ensure_go() {
+	command -v go >/dev/null || die "go not found on PATH (go.mod needs $(awk '/^go /{print $2}' "$REPO_ROOT/go.mod"))"
+}
+
+# build: bin/minikubelet and bin/minikubelet-pause.
+build() {
+	log "building"
+	make -C "$REPO_ROOT" --no-print-directory build
+}
+
+# wait_for SECONDS DESCRIPTION CMD...: runs CMD every second until it
+# succeeds; fails after SECONDS.
+wait_for() {
+	local timeout=$1 what=$2
+	shift 2
+	local deadline=$((SECONDS + timeout))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || {
+			log "timed out after ${timeout}s waiting for $what"
+			return 1
+		}
+		sleep 1
+	done
+}
+
+# pids_mentioning PATH: processes whose command line contains PATH, except
+# this shell and its parents' own.
+pids_mentioning() {
+	local needle=$1 pid cmd
+	for pid in /proc/[0-9]*; do
+		pid=${pid#/proc/}
+		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *"$needle"* ]] && echo "$pid"
+	done
+	return 0
+}
+
+# kill_runc_containers ROOT: force-deletes every runc container whose state
+# lives under ROOT (runc keeps <root>/<id>/state.json), so the processes of
+# pods go too and not only their shims.
+kill_runc_containers() {
+	local top=$1 state dir root id
+	[[ -d $top ]] || return 0
+	command -v runc >/dev/null || return 0
+	while IFS= read -r state; do
+		dir=$(dirname "$state")
+		root=$(dirname "$dir")
+		id=$(basename "$dir")
+		runc --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+	done < <(find "$top" -name state.json -type f 2>/dev/null)
+}
+
+# unmount_under DIR: unmounts everything mounted below DIR, deepest first
+# (netns pins, overlay rootfs, shm), lazily so a busy mount cannot block.
+unmount_under() {
+	local dir
+	dir=$(realpath -m "$1")
+	awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while IFS= read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done
+}

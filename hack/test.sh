@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The test command (README: `sudo hack/test.sh`, or `make test`): installs
+# what is missing, builds, runs the unit tests, then the end-to-end tests.
+# The e2e tests start everything they need themselves (a private
+# containerd, a registry on loopback, one daemon per test) and stop it
+# again; this script only adds a last-resort cleanup for a test binary that
+# died before its own cleanup ran (go test's -timeout panics past defers).
+#
+# usage: hack/test.sh [all|unit|e2e]     (default all)
+set -euo pipefail
+
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+what=${1:-all}
+case $what in
+all | unit | e2e) ;;
+*) die "usage: $0 [all|unit|e2e]" ;;
+esac
+
+ensure_go
+if is_root; then
+	ensure_packages
+else
+	log "not root: installing nothing; the e2e tests will skip (they need root)"
+fi
+build
+
+E2E_DIR=
+cleanup() {
+	local rc=$?
+	if [[ -n $E2E_DIR && -d $E2E_DIR ]]; then
+		# Anything still mentioning the directory is ours: daemons
+		# (--state-dir), containerd (--config), shims (-address).
+		local pids
+		pids=$(pids_mentioning "$E2E_DIR")
+		if [[ -n $pids ]]; then
+			log "killing leftover e2e processes: $(echo $pids)"
+			# shellcheck disable=SC2086
+			kill -9 $pids 2>/dev/null || true
+		fi
+		kill_runc_containers "$E2E_DIR"
+		unmount_under "$E2E_DIR"
+		rm -rf "$E2E_DIR" 2>/dev/null || log "could not remove $E2E_DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rc=0
+if [[ $what == all || $what == unit ]]; then
+	log "unit tests"
+	# Unit tests need neither root nor containerd.
+	mapfile -t pkgs < <(go list ./... | grep -v '/test/e2e$')
+	go test "${pkgs[@]}" || rc=1
+fi
+
+if [[ $what == all || $what == e2e ]]; then
+	log "end-to-end tests"
+	# A short path: unix socket paths must stay under 108 bytes.
+	E2E_DIR=$(mktemp -d /tmp/mkle2e.XXXXXX)
+	MINIKUBELET_E2E=1 MINIKUBELET_E2E_DIR=$E2E_DIR MINIKUBELET_E2E_BIN=$REPO_ROOT/bin \
+		go test -count=1 -v -timeout 15m ./test/e2e/ ./internal/ocibuild/ || rc=1
+fi
+
+if ((rc == 0)); then
+	log "all tests passed"
+else
+	log "tests FAILED"
+fi
+exit "$rc"

@@ -1,0 +1,105 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ErrNotFound marks a pod, container or previous attempt that does not
+// exist. Backends wrap it with %w; the server answers 404, and the client
+// returns errors for which errors.Is(err, ErrNotFound) holds on a 404.
+var ErrNotFound = errors.New("not found")
+
+// ErrBadRequest marks a request that cannot be answered as asked, such as
+// the logs of a container that has not started yet. Backends wrap it with
+// %w; the server answers 400.
+var ErrBadRequest = errors.New("bad request")
+
+// StatusError is a Status the server answered with, as the client returns
+// it. errors.Is(err, ErrNotFound) holds for a 404.
+type StatusError struct {
+	Status metav1.Status
+}
+
+// Error returns the server's message.
+func (e *StatusError) Error() string {
+	if e.Status.Message != "" {
+		return e.Status.Message
+	}
+	return fmt.Sprintf("%s (%d)", e.Status.Reason, e.Status.Code)
+}
+
+// Is reports whether target is ErrNotFound (for a 404) or ErrBadRequest
+// (for a 400).
+func (e *StatusError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.Status.Code == http.StatusNotFound
+	case ErrBadRequest:
+		return e.Status.Code == http.StatusBadRequest
+	}
+	return false
+}
+
+// newStatus builds a Failure Status in the shape the Kubernetes API uses.
+func newStatus(code int, msg string) metav1.Status {
+	return metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure,
+		Reason:   reasonForCode(code),
+		Message:  msg,
+		Code:     int32(code),
+	}
+}
+
+func reasonForCode(code int) metav1.StatusReason {
+	switch code {
+	case http.StatusBadRequest:
+		return metav1.StatusReasonBadRequest
+	case http.StatusNotFound:
+		return metav1.StatusReasonNotFound
+	case http.StatusMethodNotAllowed:
+		return metav1.StatusReasonMethodNotAllowed
+	case http.StatusServiceUnavailable:
+		return metav1.StatusReasonServiceUnavailable
+	case http.StatusInternalServerError:
+		return metav1.StatusReasonInternalError
+	}
+	return metav1.StatusReasonUnknown
+}
+
+// writeStatus answers with a Failure Status.
+func writeStatus(w http.ResponseWriter, st metav1.Status) {
+	writeJSON(w, int(st.Code), st)
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeStatus(w, newStatus(code, fmt.Sprintf(format, args...)))
+}
+
+// codeForError maps a backend error to an HTTP status code.
+func codeForError(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a type without a JSON form gets here: a bug, reported as one.
+		code = http.StatusInternalServerError
+		body, _ = json.Marshal(newStatus(code, "encode response: "+err.Error()))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(body, '\n'))
+}

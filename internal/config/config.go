@@ -1,0 +1,175 @@
+// Package config owns the daemon's configuration: defaults, the YAML file
+// (strict: an unknown key is an error naming it) and command-line flags,
+// with flags set on the command line winning over the file.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/minikubelet/minikubelet/internal/version"
+)
+
+// DefaultConfigFile is read when --config is not given and the file exists.
+const DefaultConfigFile = "/etc/minikubelet/config.yaml"
+
+// Config is the daemon's configuration. Every field is also a flag of the
+// same name.
+type Config struct {
+	ManifestDir          string          `json:"manifest-dir"`
+	StateDir             string          `json:"state-dir"`
+	Socket               string          `json:"socket"`
+	SocketGroup          string          `json:"socket-group"`
+	ContainerdAddress    string          `json:"containerd-address"`
+	ContainerdNamespace  string          `json:"containerd-namespace"`
+	Snapshotter          string          `json:"snapshotter"`
+	RuncRoot             string          `json:"runc-root"`
+	NodeName             string          `json:"node-name"`
+	SandboxImage         string          `json:"sandbox-image"`
+	LogFormat            string          `json:"log-format"`
+	LogLevel             string          `json:"log-level"`
+	RescanPeriod         metav1.Duration `json:"rescan-period"`
+	ContainerLogMaxSize  string          `json:"container-log-max-size"`
+	ContainerLogMaxFiles int             `json:"container-log-max-files"`
+	EmbeddedContainerd   bool            `json:"embedded-containerd"`
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		ManifestDir:          "/etc/minikubelet/manifests",
+		StateDir:             "/var/lib/minikubelet",
+		Socket:               "/run/minikubelet/minikubelet.sock",
+		ContainerdAddress:    "/run/containerd/containerd.sock",
+		ContainerdNamespace:  "minikubelet",
+		Snapshotter:          "overlayfs",
+		NodeName:             host,
+		SandboxImage:         "localhost/minikubelet/pause:" + version.ImageTag(),
+		LogFormat:            "json",
+		LogLevel:             "info",
+		RescanPeriod:         metav1.Duration{Duration: 20 * time.Second},
+		ContainerLogMaxSize:  "10Mi",
+		ContainerLogMaxFiles: 5,
+		EmbeddedContainerd:   true,
+	}
+}
+
+// durationValue adapts metav1.Duration to pflag.
+type durationValue struct{ d *metav1.Duration }
+
+func (v durationValue) String() string { return v.d.Duration.String() }
+func (v durationValue) Type() string   { return "duration" }
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	v.d.Duration = d
+	return nil
+}
+
+// Flags binds every config key to a flag on fs, writing into c.
+func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
+	fs.StringVar(configFile, "config", "", "YAML config file (default "+DefaultConfigFile+" if it exists); flags given on the command line win")
+	fs.StringVar(&c.ManifestDir, "manifest-dir", c.ManifestDir, "directory of Pod manifests to run")
+	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for pod files, logs and the embedded containerd")
+	fs.StringVar(&c.Socket, "socket", c.Socket, "unix socket the API listens on")
+	fs.StringVar(&c.SocketGroup, "socket-group", c.SocketGroup, "group allowed to use the socket (default: root only)")
+	fs.StringVar(&c.ContainerdAddress, "containerd-address", c.ContainerdAddress, "containerd's socket")
+	fs.StringVar(&c.ContainerdNamespace, "containerd-namespace", c.ContainerdNamespace, "containerd namespace for the daemon's objects (never k8s.io)")
+	fs.StringVar(&c.Snapshotter, "snapshotter", c.Snapshotter, "containerd snapshotter for container filesystems")
+	fs.StringVar(&c.RuncRoot, "runc-root", c.RuncRoot, "runc state directory (default: the shim's, or <state-dir>/runc with the embedded containerd)")
+	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "node name in pods and events")
+	fs.StringVar(&c.SandboxImage, "sandbox-image", c.SandboxImage, "pause image; built from the bundled pause binary when missing")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: json or console")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn, error")
+	fs.Var(durationValue{&c.RescanPeriod}, "rescan-period", "how often the manifest directory is rescanned in full")
+	fs.StringVar(&c.ContainerLogMaxSize, "container-log-max-size", c.ContainerLogMaxSize, "size at which a container log file is rotated")
+	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", c.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
+	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
+}
+
+// Load applies the config file (explicit path, or the default one if it
+// exists) under the flags the user set: c holds the parsed flags on entry
+// and the final configuration on return.
+func Load(fs *pflag.FlagSet, c *Config, configFile string) error {
+	path := configFile
+	if path == "" {
+		if _, err := os.Stat(DefaultConfigFile); err != nil {
+			return c.Validate()
+		}
+		path = DefaultConfigFile
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	changed := map[string]string{}
+	fs.Visit(func(f *pflag.Flag) { changed[f.Name] = f.Value.String() })
+	if err := yaml.UnmarshalStrict(data, c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for name, v := range changed {
+		if name == "config" {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("flag --%s: %w", name, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate checks values that would otherwise fail late.
+func (c *Config) Validate() error {
+	var errs []error
+	req := map[string]string{
+		"manifest-dir": c.ManifestDir, "state-dir": c.StateDir, "socket": c.Socket,
+		"containerd-address": c.ContainerdAddress, "containerd-namespace": c.ContainerdNamespace,
+		"node-name": c.NodeName, "sandbox-image": c.SandboxImage,
+	}
+	for _, k := range []string{"manifest-dir", "state-dir", "socket", "containerd-address", "containerd-namespace", "node-name", "sandbox-image"} {
+		if req[k] == "" {
+			errs = append(errs, fmt.Errorf("%s: must not be empty", k))
+		}
+	}
+	if c.ContainerdNamespace == "k8s.io" {
+		errs = append(errs, errors.New("containerd-namespace: k8s.io belongs to containerd's CRI plugin; use another"))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		errs = append(errs, fmt.Errorf("log-format: %q is not json or console", c.LogFormat))
+	}
+	if c.RescanPeriod.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("rescan-period: %s is shorter than 1s", c.RescanPeriod.Duration))
+	}
+	if _, err := c.LogMaxSize(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ContainerLogMaxFiles < 1 {
+		errs = append(errs, errors.New("container-log-max-files: must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// LogMaxSize parses container-log-max-size.
+func (c *Config) LogMaxSize() (int64, error) {
+	q, err := resource.ParseQuantity(c.ContainerLogMaxSize)
+	if err != nil {
+		return 0, fmt.Errorf("container-log-max-size: %q: %w", c.ContainerLogMaxSize, err)
+	}
+	if q.Value() < 1024 {
+		return 0, fmt.Errorf("container-log-max-size: %q is under 1Ki", c.ContainerLogMaxSize)
+	}
+	return q.Value(), nil
+}

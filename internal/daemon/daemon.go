@@ -1,0 +1,227 @@
+// Package daemon wires the daemon together: containerd (or an embedded
+// one), the sandbox image, the manifest source, the pod manager, the status
+// store and the socket API, and runs them until told to stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/minikubelet/minikubelet/internal/api"
+	"github.com/minikubelet/minikubelet/internal/config"
+	"github.com/minikubelet/minikubelet/internal/manifest"
+	"github.com/minikubelet/minikubelet/internal/pod"
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/sandbox"
+	"github.com/minikubelet/minikubelet/internal/status"
+	"github.com/minikubelet/minikubelet/internal/version"
+)
+
+// Run runs the daemon until ctx ends. Pods keep running after it returns.
+func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	log.Info("starting minikubelet", zap.String("version", version.Version), zap.String("node", cfg.NodeName),
+		zap.String("manifestDir", cfg.ManifestDir), zap.String("stateDir", cfg.StateDir))
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	address, runcRoot := cfg.ContainerdAddress, cfg.RuncRoot
+	if !answers(address) {
+		if !cfg.EmbeddedContainerd {
+			return fmt.Errorf("nothing answers at containerd address %s (and embedded-containerd is off)", address)
+		}
+		log.Info("no containerd answers; starting an embedded one under the state dir", zap.String("address", address))
+		e, err := startEmbedded(ctx, cfg.StateDir, log)
+		if err != nil {
+			return err
+		}
+		defer e.stop()
+		address = e.address
+		if runcRoot == "" {
+			// Keep runc's state apart from a system containerd that might
+			// use the same namespace name.
+			runcRoot = filepath.Join(cfg.StateDir, "runc")
+		}
+	}
+	rt, err := runtime.NewContainerd(runtime.Options{
+		Address: address, Namespace: cfg.ContainerdNamespace, Snapshotter: cfg.Snapshotter,
+		RuncRoot: runcRoot, Logger: log.Named("runtime"),
+	})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := rt.Healthy(ctx); err != nil {
+		return err
+	}
+
+	clk := clock.RealClock{}
+	store := status.NewStore(clk, 2000)
+	store.SetHost(cfg.NodeName)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for the container log writer: %w", err)
+	}
+	maxSize, _ := cfg.LogMaxSize()
+	images := &sandboxImage{ref: cfg.SandboxImage, rt: rt, exe: exe, log: log.Named("sandbox-image")}
+	if err := images.ensure(ctx); err != nil {
+		// Not fatal: pods report FailedCreatePodSandBox with this reason
+		// and are retried, and the API still answers.
+		log.Error("sandbox image unavailable", zap.Error(err))
+	}
+	sandboxes := &sandbox.Manager{
+		StateDir: cfg.StateDir, Runtime: rt, Image: cfg.SandboxImage,
+		EnsureImage: images.ensure, Logger: log.Named("sandbox"),
+	}
+	hostIP := hostIP()
+	pods := pod.NewManager(pod.Options{
+		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
+		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
+		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
+	})
+
+	var serving atomic.Bool
+	b := &backend{store: store, pods: pods, rt: rt, serving: &serving}
+	srv, err := api.NewServer(api.ServerOptions{
+		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
+		Metrics: metricsHandler(store, rt), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	podsDone := make(chan struct{})
+	go func() { pods.Run(runCtx); close(podsDone) }()
+
+	updates := make(chan manifest.Update)
+	src := manifest.NewSource(manifest.SourceOptions{
+		Dir: cfg.ManifestDir, NodeName: cfg.NodeName, Rescan: cfg.RescanPeriod.Duration,
+		Clock: clk, Logger: log.Named("manifest"),
+	})
+	go src.Run(runCtx, updates)
+
+	serving.Store(true)
+	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", zap.Error(err))
+	} else if ok {
+		log.Debug("notified systemd")
+	}
+	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
+
+	reported := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping; pods keep running")
+			_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+			serving.Store(false)
+			cancel()
+			sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_ = srv.Shutdown(sctx)
+			scancel()
+			<-podsDone
+			return nil
+		case err := <-serveErr:
+			if err != nil {
+				return fmt.Errorf("API server: %w", err)
+			}
+		case u := <-updates:
+			apply(ctx, u, pods, store, cfg.NodeName, reported, log)
+		}
+	}
+}
+
+// apply hands a manifest update to the pod manager and turns problems not
+// reported before into Warning events.
+func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *status.Store, node string, reported map[string]bool, log *zap.Logger) {
+	desired := make([]*v1.Pod, 0, len(u.Pods))
+	for _, p := range u.Pods {
+		desired = append(desired, p.Pod)
+	}
+	pods.Sync(ctx, desired)
+	now := map[string]bool{}
+	for _, p := range u.Problems {
+		msg := p.Error()
+		now[msg] = true
+		if reported[msg] {
+			continue
+		}
+		log.Warn("rejected manifest", zap.String("file", p.File), zap.String("problem", msg))
+		// A rejected document may have no usable name, so the event is
+		// about the node; its message names the file and the reason.
+		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", msg)
+	}
+	for k := range reported {
+		delete(reported, k)
+	}
+	for k := range now {
+		reported[k] = true
+	}
+}
+
+// hostIP is the node's primary address: the source address of the default
+// route, else the first global unicast address.
+func hostIP() string {
+	if c, err := net.Dial("udp", "192.0.2.1:9"); err == nil {
+		// A UDP "connection" sends nothing; it only picks a source address.
+		defer c.Close()
+		if a, ok := c.LocalAddr().(*net.UDPAddr); ok {
+			return a.IP.String()
+		}
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// backend adapts the daemon's parts to the API server.
+type backend struct {
+	store   *status.Store
+	pods    *pod.Manager
+	rt      runtime.Runtime
+	serving *atomic.Bool
+}
+
+func (b *backend) Healthy() error {
+	if !b.serving.Load() {
+		return errors.New("not serving yet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return b.rt.Healthy(ctx)
+}
+
+func (b *backend) ListPods() []v1.Pod                     { return b.store.ListPods() }
+func (b *backend) GetPod(ns, name string) (*v1.Pod, bool) { return b.store.GetPod(ns, name) }
+func (b *backend) Events(ns, name string) []v1.Event      { return b.store.Events(ns, name) }
+
+func (b *backend) ContainerLog(ns, podName, container string, previous bool) (string, func() bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	path, exited, err := b.pods.ContainerLog(ctx, ns, podName, container, previous)
+	if errors.Is(err, pod.ErrNotFound) {
+		return "", nil, fmt.Errorf("%s: %w", err.Error(), api.ErrNotFound)
+	}
+	if previous {
+		exited = func() bool { return true }
+	}
+	return path, exited, err
+}

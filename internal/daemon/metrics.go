@@ -1,0 +1,65 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/status"
+)
+
+// podCollector reports the store's pods at scrape time, so the numbers are
+// never stale and nothing has to keep counters in step with the workers.
+type podCollector struct {
+	store    *status.Store
+	rt       runtime.Runtime
+	pods     *prometheus.Desc
+	restarts *prometheus.Desc
+	up       *prometheus.Desc
+}
+
+func (c *podCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pods
+	ch <- c.restarts
+	ch <- c.up
+}
+
+func (c *podCollector) Collect(ch chan<- prometheus.Metric) {
+	phases := map[string]float64{"Pending": 0, "Running": 0, "Succeeded": 0, "Failed": 0, "Unknown": 0}
+	for _, p := range c.store.ListPods() {
+		if p.Status.Phase != "" {
+			phases[string(p.Status.Phase)]++
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(cs.RestartCount), p.Namespace, p.Name, cs.Name)
+		}
+	}
+	for ph, n := range phases {
+		ch <- prometheus.MustNewConstMetric(c.pods, prometheus.GaugeValue, n, ph)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	up := 0.0
+	if c.rt.Healthy(ctx) == nil {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+}
+
+func metricsHandler(store *status.Store, rt runtime.Runtime) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&podCollector{
+		store:    store,
+		rt:       rt,
+		pods:     prometheus.NewDesc("minikubelet_pods", "Pods the daemon knows, by phase.", []string{"phase"}, nil),
+		restarts: prometheus.NewDesc("minikubelet_container_restarts", "Restart count of each container.", []string{"namespace", "pod", "container"}, nil),
+		up:       prometheus.NewDesc("minikubelet_containerd_up", "1 when containerd answers.", nil, nil),
+	})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

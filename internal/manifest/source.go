@@ -1,0 +1,278 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+	"k8s.io/utils/clock"
+)
+
+// Defaults for SourceOptions.
+const (
+	DefaultRescan   = 20 * time.Second
+	DefaultDebounce = 100 * time.Millisecond
+	// maxDebounceFactor bounds how long a burst can postpone a scan, in
+	// units of Debounce: a file rewritten without pause is still picked up.
+	maxDebounceFactor = 20
+)
+
+// Update is the full desired state of the manifest directory.
+type Update struct {
+	// Pods are the pods that should run, in file name then document order.
+	Pods []Pod
+	// Problems are every rejected document or file, in the same order.
+	Problems []Problem
+	// NewProblems are the Problems that were not in the previous Update
+	// (compared by their Error text). The caller emits one Warning event
+	// for each, so an unchanged broken file is reported once, not at every
+	// rescan. Source also logs each of them.
+	NewProblems []Problem
+}
+
+// SourceOptions configure a Source. Zero values get defaults.
+type SourceOptions struct {
+	// Dir is the manifest directory.
+	Dir string
+	// NodeName goes into spec.nodeName and the UIDs.
+	NodeName string
+	// Rescan is the period of the full rescan that repairs anything inotify
+	// missed (default DefaultRescan).
+	Rescan time.Duration
+	// Debounce is how long the directory must be quiet after an event
+	// before it is scanned (default DefaultDebounce). It coalesces the
+	// write, rename and chmod of one editor save into one Update.
+	Debounce time.Duration
+	// Clock drives the debounce and the rescan (default the real clock).
+	Clock clock.WithTicker
+	// Logger receives the source's logs (default none).
+	Logger *zap.Logger
+}
+
+// Source watches the manifest directory and sends its full desired state
+// after every change.
+type Source struct {
+	o   SourceOptions
+	log *zap.Logger
+}
+
+// NewSource returns a Source; call Run to start it.
+func NewSource(o SourceOptions) *Source {
+	if o.Rescan <= 0 {
+		o.Rescan = DefaultRescan
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Source{o: o, log: o.Logger.Named("manifest").With(zap.String("dir", o.Dir))}
+}
+
+// runState is what Run remembers between scans.
+type runState struct {
+	watcher  *fsnotify.Watcher // nil when inotify is unavailable
+	watching bool              // the directory is in the watch list
+	sent     bool              // an Update was sent at least once
+	last     Update            // the last Update sent
+	lastKey  string            // its fingerprint, see key
+	lastErr  string            // the last directory error logged
+}
+
+// Run blocks until ctx is done. It sends an Update at once, then after every
+// burst of inotify events (once the directory has been quiet for Debounce)
+// and at every Rescan, but only when the state differs from the last Update
+// sent: same pods (by UID) and same problems send nothing.
+//
+// A missing directory is an empty desired state: Run logs it, sends an
+// empty Update and looks again at every rescan, watching the directory
+// once it appears. Other read errors keep the previous pods (a transient
+// EIO must not stop every pod) and add a Problem naming the directory.
+//
+// Sends block until the receiver takes the Update or ctx is done.
+func (s *Source) Run(ctx context.Context, out chan<- Update) {
+	st := &runState{}
+	var (
+		events <-chan fsnotify.Event
+		errs   <-chan error
+	)
+	if w, err := fsnotify.NewWatcher(); err != nil {
+		s.log.Warn("inotify unavailable, changes are seen only by the periodic rescan",
+			zap.Duration("rescan", s.o.Rescan), zap.Error(err))
+	} else {
+		defer w.Close()
+		st.watcher, events, errs = w, w.Events, w.Errors
+	}
+
+	if !s.sync(ctx, out, st) {
+		return
+	}
+	ticker := s.o.Clock.NewTicker(s.o.Rescan)
+	defer ticker.Stop()
+	debounce := s.o.Clock.NewTimer(s.o.Debounce)
+	debounce.Stop()
+	defer debounce.Stop()
+
+	var burstStart time.Time // zero when no burst is pending
+	schedule := func() {
+		// Restart the quiet period at every event, but never wait more
+		// than maxDebounceFactor*Debounce after the first one.
+		now := s.o.Clock.Now()
+		if burstStart.IsZero() {
+			burstStart = now
+		}
+		wait := min(s.o.Debounce, burstStart.Add(maxDebounceFactor*s.o.Debounce).Sub(now))
+		debounce.Reset(max(wait, 0))
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if s.relevant(ev, st) {
+				s.log.Debug("manifest directory event", zap.String("name", ev.Name), zap.Stringer("op", ev.Op))
+				schedule()
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			// Typically fsnotify.ErrEventOverflow: events were lost, so
+			// the directory is rescanned as if it had changed.
+			s.log.Warn("inotify error, rescanning", zap.Error(err))
+			schedule()
+		case <-debounce.C():
+			burstStart = time.Time{}
+			if !s.sync(ctx, out, st) {
+				return
+			}
+		case <-ticker.C():
+			if !s.sync(ctx, out, st) {
+				return
+			}
+		}
+	}
+}
+
+// relevant reports whether an event can change the desired state. Events
+// for ignored names (an editor's swap file, a .tmp being written) are not:
+// the rename that puts the file in place produces its own event.
+func (s *Source) relevant(ev fsnotify.Event, st *runState) bool {
+	if filepath.Clean(ev.Name) == filepath.Clean(s.o.Dir) {
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			// The watch is gone (or follows the directory to its new
+			// name): forget it, sync re-adds the directory when it is
+			// back.
+			_ = st.watcher.Remove(s.o.Dir)
+			st.watching = false
+		}
+		return true
+	}
+	return !Ignored(filepath.Base(ev.Name))
+}
+
+// sync scans the directory and sends an Update if the state changed. It
+// returns false when ctx was cancelled while sending.
+func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool {
+	if st.watcher != nil && !st.watching {
+		// Watch before scanning, so nothing changed in between is missed.
+		if err := st.watcher.Add(s.o.Dir); err == nil {
+			st.watching = true
+			s.log.Info("watching manifest directory")
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("cannot watch manifest directory, relying on the periodic rescan",
+				zap.Duration("rescan", s.o.Rescan), zap.Error(err))
+		}
+	}
+
+	pods, problems, err := Scan(s.o.Dir, s.o.NodeName)
+	errText := ""
+	switch {
+	case err == nil:
+	case errors.Is(err, fs.ErrNotExist):
+		errText = err.Error()
+		if errText != st.lastErr {
+			s.log.Warn("manifest directory does not exist, no pods will run; looking again at each rescan",
+				zap.Duration("rescan", s.o.Rescan))
+		}
+	default:
+		errText = err.Error()
+		if errText != st.lastErr {
+			s.log.Error("cannot read manifest directory, keeping the current pods", zap.Error(err))
+		}
+		pods = st.last.Pods
+		problems = append(nonDirProblems(st.last.Problems, s.o.Dir), Problem{File: s.o.Dir, Reason: "cannot read the manifest directory: " + pathErrorCause(err).Error()})
+	}
+	if err == nil && st.lastErr != "" {
+		s.log.Info("manifest directory readable again")
+	}
+	st.lastErr = errText
+
+	u := Update{Pods: pods, Problems: problems}
+	k := key(u)
+	if st.sent && k == st.lastKey {
+		return true
+	}
+	seen := map[string]bool{}
+	for _, p := range st.last.Problems {
+		seen[p.Error()] = true
+	}
+	for _, p := range problems {
+		if !seen[p.Error()] {
+			u.NewProblems = append(u.NewProblems, p)
+			s.log.Warn("manifest rejected", zap.String("file", p.File), zap.Int("document", p.Doc+1),
+				zap.String("field", p.Field), zap.String("reason", p.Reason))
+		}
+	}
+	s.log.Info("manifest state changed", zap.Int("pods", len(pods)), zap.Int("problems", len(problems)))
+	select {
+	case out <- u:
+		st.sent, st.last, st.lastKey = true, u, k
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// nonDirProblems drops the directory-level problem of a previous failed
+// read, so repeated failures do not stack.
+func nonDirProblems(ps []Problem, dir string) []Problem {
+	var out []Problem
+	for _, p := range ps {
+		if p.File != dir {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// key fingerprints an Update: pods by UID (a UID covers file, document and
+// node) and problems by their text.
+func key(u Update) string {
+	var b strings.Builder
+	for _, p := range u.Pods {
+		b.WriteString(string(p.Pod.UID))
+		b.WriteByte('\n')
+	}
+	b.WriteString("--\n")
+	for _, p := range u.Problems {
+		b.WriteString(p.Error())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

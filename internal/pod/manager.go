@@ -1,0 +1,344 @@
+// Package pod runs pods: one worker goroutine per pod drives the runtime
+// toward the pod's spec (sandbox, init containers, containers, restarts)
+// and reports its status; the Manager starts and stops workers as the
+// desired set of pods changes and routes runtime events to them. The pod
+// worker is the only place that holds all the pieces.
+package pod
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	"github.com/minikubelet/minikubelet/internal/lifecycle"
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/sandbox"
+	"github.com/minikubelet/minikubelet/internal/status"
+)
+
+// Options configure a Manager.
+type Options struct {
+	Runtime   runtime.Runtime
+	Sandboxes *sandbox.Manager
+	Store     *status.Store
+	Clock     clock.WithTicker
+	Logger    *zap.Logger
+	NodeName  string
+	HostIP    string
+	// LoggerExe is the absolute path of the minikubelet binary the shim runs
+	// as each container's log writer.
+	LoggerExe string
+	// LogMaxSize and LogMaxFiles bound each container's log.
+	LogMaxSize  int64
+	LogMaxFiles int
+	BackOff     lifecycle.BackOff
+	// Resync is how often every worker re-checks the runtime even without
+	// events, as a safety net (default 30 s).
+	Resync time.Duration
+}
+
+// Manager owns the pod workers.
+type Manager struct {
+	o   Options
+	log *zap.Logger
+
+	mu sync.Mutex
+	// live holds the workers of desired pods; dying those being killed.
+	live  map[types.UID]*worker
+	dying map[*worker]struct{}
+	// last is the newest worker per namespace/name, so a replacement waits
+	// for its predecessor to be gone: never two pods of one name at once.
+	last map[string]*worker
+	// ids routes runtime events to the worker owning a container.
+	ids map[string]*worker
+
+	ctx    context.Context
+	synced bool
+	wg     sync.WaitGroup
+}
+
+// NewManager returns a Manager; call Run, then Sync.
+func NewManager(o Options) *Manager {
+	if o.Resync == 0 {
+		o.Resync = 30 * time.Second
+	}
+	if o.BackOff == (lifecycle.BackOff{}) {
+		o.BackOff = lifecycle.DefaultBackOff()
+	}
+	return &Manager{
+		o:     o,
+		log:   o.Logger.Named("pod"),
+		live:  map[types.UID]*worker{},
+		dying: map[*worker]struct{}{},
+		last:  map[string]*worker{},
+		ids:   map[string]*worker{},
+		ctx:   context.Background(),
+	}
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// Sync makes the desired set of pods the given one: workers of pods no
+// longer wanted are killed, new pods get workers. The first Sync also
+// kills pods the runtime still runs from manifests that are gone.
+func (m *Manager) Sync(ctx context.Context, pods []*v1.Pod) {
+	desired := map[types.UID]*v1.Pod{}
+	for _, p := range pods {
+		desired[p.UID] = p
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for uid, w := range m.live {
+		if _, ok := desired[uid]; !ok {
+			delete(m.live, uid)
+			m.dying[w] = struct{}{}
+			w.kill()
+		}
+	}
+	if !m.synced {
+		// Before any new worker, so that a pod whose manifest changed
+		// while the daemon was down starts only after its old self is gone.
+		m.synced = true
+		m.killOrphans(ctx, desired)
+	}
+	for uid, p := range desired {
+		if _, ok := m.live[uid]; ok {
+			continue
+		}
+		m.startWorkerLocked(p.DeepCopy())
+	}
+}
+
+// startWorkerLocked starts a worker for pod, after its predecessor of the
+// same name is gone.
+func (m *Manager) startWorkerLocked(p *v1.Pod) *worker {
+	k := key(p.Namespace, p.Name)
+	var after <-chan struct{}
+	if prev := m.last[k]; prev != nil {
+		after = prev.done
+	}
+	w := newWorker(m, p, after)
+	m.live[p.UID] = w
+	m.last[k] = w
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		w.run(m.ctx)
+		m.finished(w)
+	}()
+	return w
+}
+
+// killOrphans starts dying workers for pods the runtime runs that nobody
+// wants any more (their manifest went away while the daemon was down).
+func (m *Manager) killOrphans(ctx context.Context, desired map[types.UID]*v1.Pod) {
+	cs, err := m.o.Runtime.ListContainers(ctx, nil)
+	if err != nil {
+		m.log.Error("list containers for orphan cleanup", zap.Error(err))
+		return
+	}
+	seen := map[string]bool{}
+	for _, c := range cs {
+		uid := c.Labels[runtime.LabelPodUID]
+		if uid == "" || seen[uid] {
+			continue
+		}
+		seen[uid] = true
+		if _, ok := desired[types.UID(uid)]; ok {
+			continue
+		}
+		p := orphanPod(c)
+		m.log.Info("terminating pod whose manifest is gone", zap.String("pod", key(p.Namespace, p.Name)), zap.String("uid", uid))
+		w := m.startWorkerLocked(p)
+		delete(m.live, p.UID)
+		m.dying[w] = struct{}{}
+		w.kill()
+	}
+}
+
+// orphanPod rebuilds enough of a pod from its labels to terminate it.
+func orphanPod(c runtime.Container) *v1.Pod {
+	p := &v1.Pod{}
+	p.Namespace = c.Labels[runtime.LabelPodNamespace]
+	p.Name = c.Labels[runtime.LabelPodName]
+	p.UID = types.UID(c.Labels[runtime.LabelPodUID])
+	return p
+}
+
+func (m *Manager) finished(w *worker) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.dying, w)
+	if m.live[w.pod.UID] == w {
+		delete(m.live, w.pod.UID)
+	}
+	k := key(w.pod.Namespace, w.pod.Name)
+	if m.last[k] == w {
+		delete(m.last, k)
+	}
+	for id, o := range m.ids {
+		if o == w {
+			delete(m.ids, id)
+		}
+	}
+}
+
+// track routes events of container id to w.
+func (m *Manager) track(id string, w *worker) {
+	m.mu.Lock()
+	m.ids[id] = w
+	m.mu.Unlock()
+}
+
+// Run follows runtime events until ctx ends, then waits for the workers to
+// return. Pods keep running: stopping the daemon does not stop them.
+func (m *Manager) Run(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	resync := m.o.Clock.NewTicker(m.o.Resync)
+	defer resync.Stop()
+	for ctx.Err() == nil {
+		events, errs := m.o.Runtime.Subscribe(ctx)
+		// Anything that happened while not subscribed is found by a sync.
+		m.pokeAll()
+	stream:
+		for {
+			select {
+			case <-ctx.Done():
+				break stream
+			case e, ok := <-events:
+				if !ok {
+					break stream
+				}
+				m.handle(ctx, e)
+			case err := <-errs:
+				m.log.Warn("runtime event stream broke; resubscribing", zap.Error(err))
+				break stream
+			case <-resync.C():
+				m.pokeAll()
+			}
+		}
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-m.o.Clock.After(time.Second):
+			}
+		}
+	}
+	m.wg.Wait()
+}
+
+func (m *Manager) handle(ctx context.Context, e runtime.Event) {
+	m.mu.Lock()
+	w := m.ids[e.ContainerID]
+	m.mu.Unlock()
+	if e.Kind == runtime.EventOOM {
+		// Kept on the container so the reason survives a daemon restart.
+		if err := m.o.Runtime.SetLabels(ctx, e.ContainerID, map[string]string{runtime.LabelOOMKilled: "true"}); err != nil {
+			m.log.Warn("record OOM kill", zap.String("container", e.ContainerID), zap.Error(err))
+		}
+	}
+	if w != nil {
+		w.poke()
+	}
+}
+
+func (m *Manager) pokeAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, w := range m.live {
+		w.poke()
+	}
+	for w := range m.dying {
+		w.poke()
+	}
+}
+
+// Pod returns the worker's view of a pod by namespace/name: the live one,
+// else one being killed.
+func (m *Manager) worker(namespace, name string) *worker {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var dying *worker
+	for _, w := range m.live {
+		if w.pod.Namespace == namespace && w.pod.Name == name {
+			return w
+		}
+	}
+	for w := range m.dying {
+		if w.pod.Namespace == namespace && w.pod.Name == name {
+			dying = w
+		}
+	}
+	return dying
+}
+
+// newID returns a container ID like the ones the CRI uses.
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ErrNotFound is wrapped by ContainerLog for an unknown pod, container or
+// attempt.
+var ErrNotFound = errors.New("not found")
+
+// ContainerLog returns the log file of a container's current attempt (or
+// the one before, with previous) and a func reporting whether that attempt
+// has exited, for log followers.
+func (m *Manager) ContainerLog(ctx context.Context, namespace, podName, container string, previous bool) (string, func() bool, error) {
+	w := m.worker(namespace, podName)
+	if w == nil {
+		return "", nil, fmt.Errorf("pod %q in namespace %q: %w", podName, namespace, ErrNotFound)
+	}
+	known := false
+	for _, c := range append(append([]v1.Container(nil), w.pod.Spec.InitContainers...), w.pod.Spec.Containers...) {
+		known = known || c.Name == container
+	}
+	if !known {
+		return "", nil, fmt.Errorf("container %q in pod %q: %w", container, podName, ErrNotFound)
+	}
+	cs, err := m.o.Runtime.ListContainers(ctx, map[string]string{
+		runtime.LabelPodUID:        string(w.pod.UID),
+		runtime.LabelContainerName: container,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	obs := observe(cs)
+	c := obs.latest(container)
+	if previous {
+		c = obs.previous(container)
+		if c == nil {
+			return "", nil, fmt.Errorf("previous terminated container %q in pod %q: %w", container, podName, ErrNotFound)
+		}
+	}
+	if c == nil {
+		return "", nil, fmt.Errorf("container %q in pod %q is waiting to start: %w", container, podName, ErrNotFound)
+	}
+	id := c.ID
+	exited := func() bool {
+		p, ok := m.o.Store.Pod(w.pod.UID)
+		if !ok {
+			return true
+		}
+		for _, s := range append(append([]v1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+			if s.ContainerID == "containerd://"+id {
+				return s.State.Running == nil
+			}
+		}
+		return true
+	}
+	return c.Labels[runtime.LabelLogPath], exited, nil
+}

@@ -1,0 +1,184 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/moby/sys/signal"
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/containerlog"
+	"github.com/minikubelet/minikubelet/internal/lifecycle"
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/sandbox"
+	"github.com/minikubelet/minikubelet/internal/spec"
+)
+
+// labelStopSignal keeps the image's STOPSIGNAL on the container, so a stop
+// needs no image lookup (and works when the image is gone).
+const labelStopSignal = runtime.LabelPrefix + "stop-signal"
+
+// ensureImage makes the container's image available as imagePullPolicy
+// says, recording the kubelet's events. A failure is returned with the
+// waiting reason to show.
+func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Image, *waiting) {
+	rt := w.m.o.Runtime
+	if _, err := runtime.NormalizeImageRef(c.Image); err != nil {
+		msg := fmt.Sprintf("Failed to apply default image tag %q: %v", c.Image, err)
+		w.event(c.Name, v1.EventTypeWarning, "InspectFailed", msg)
+		return nil, &waiting{Reason: "InvalidImageName", Message: msg}
+	}
+	img, err := rt.GetImage(ctx, c.Image)
+	present := err == nil
+	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return nil, &waiting{Reason: "ErrImagePull", Message: err.Error()}
+	}
+	switch {
+	case c.ImagePullPolicy == v1.PullNever && !present:
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		w.event(c.Name, v1.EventTypeWarning, "ErrImageNeverPull", msg)
+		return nil, &waiting{Reason: "ErrImageNeverPull", Message: msg}
+	case present && c.ImagePullPolicy != v1.PullAlways:
+		w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+		return img, nil
+	}
+	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	start := w.m.o.Clock.Now()
+	img, err = rt.PullImage(ctx, c.Image)
+	if err != nil {
+		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
+		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		return nil, &waiting{Reason: "ErrImagePull", Message: msg}
+	}
+	took := w.m.o.Clock.Since(start).Round(time.Millisecond)
+	w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.", c.Image, took, img.Size))
+	return img, nil
+}
+
+// logPath is where attempt n of a container writes its log, as the
+// kubelet lays out /var/log/pods: <pod dir>/logs/<container>/<n>.log.
+func (w *worker) logPath(container string, attempt int) string {
+	return filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "logs", container, strconv.Itoa(attempt)+".log")
+}
+
+// startContainer creates and starts attempt n of a container, then drops
+// attempts older than the previous one (kept for logs --previous and
+// lastState). It returns when to look again.
+func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
+	now := w.m.o.Clock.Now()
+	retry := func(reason, msg string) time.Time {
+		w.waiting[c.Name] = waiting{Reason: reason, Message: msg}
+		w.steps[c.Name+"/setup"]++
+		d := lifecycle.Delay(w.steps[c.Name+"/setup"], w.m.o.BackOff)
+		w.due[c.Name] = now.Add(d)
+		return w.due[c.Name]
+	}
+	img, wt := w.ensureImage(ctx, c)
+	if wt != nil {
+		return retry(wt.Reason, wt.Message)
+	}
+	id := newID()
+	paths := w.m.o.Sandboxes.PodPaths(string(w.pod.UID))
+	if w.pod.Spec.HostIPC {
+		paths.Shm = ""
+	}
+	s, err := spec.ContainerSpec(spec.Container{
+		ID:         id,
+		Pod:        w.pod,
+		Container:  c,
+		Image:      spec.ImageConfig{Entrypoint: img.Config.Entrypoint, Cmd: img.Config.Cmd, Env: img.Config.Env, WorkingDir: img.Config.WorkingDir, User: img.Config.User},
+		SandboxID:  sb.ID,
+		SandboxPid: sb.Pid,
+		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),
+		HostsPath:  paths.Hosts, HostnamePath: paths.Hostname, ResolvConfPath: paths.ResolvConf, ShmPath: paths.Shm,
+		HostIP: w.m.o.HostIP,
+	})
+	if err != nil {
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return retry("CreateContainerConfigError", err.Error())
+	}
+	logPath := w.logPath(c.Name, attempt)
+	labels := sandbox.PodLabels(w.pod)
+	labels[runtime.LabelKind] = runtime.KindContainer
+	labels[runtime.LabelContainerName] = c.Name
+	labels[runtime.LabelContainerType] = "app"
+	if w.isInit(c.Name) {
+		labels[runtime.LabelContainerType] = "init"
+	}
+	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
+	labels[runtime.LabelSandboxID] = sb.ID
+	labels[runtime.LabelLogPath] = logPath
+	if img.Config.StopSignal != "" {
+		labels[labelStopSignal] = img.Config.StopSignal
+	}
+	req := runtime.CreateRequest{ID: id, Image: c.Image, Spec: s, Labels: labels}
+	if w.m.o.LoggerExe != "" {
+		uri, err := containerlog.BinaryURI(w.m.o.LoggerExe, containerlog.LoggerSpec{Path: logPath, MaxSize: w.m.o.LogMaxSize, MaxFiles: w.m.o.LogMaxFiles})
+		if err != nil {
+			return retry("CreateContainerConfigError", err.Error())
+		}
+		req.LogURI = uri
+	}
+	w.m.track(id, w)
+	if err := w.m.o.Runtime.CreateContainer(ctx, req); err != nil {
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return retry("CreateContainerError", err.Error())
+	}
+	w.event(c.Name, v1.EventTypeNormal, "Created", "Created container: "+c.Name)
+	delete(w.steps, c.Name+"/setup")
+	delete(w.due, c.Name)
+	if err := w.m.o.Runtime.StartContainer(ctx, id); err != nil {
+		msg := fmt.Sprintf("Error: failed to start container %q: %v", c.Name, err)
+		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
+		// The attempt stays as an exited container (ContainerCannotRun in
+		// lastState); the restart policy and back-off decide what follows.
+		w.waiting[c.Name] = waiting{Reason: "RunContainerError", Message: msg}
+		w.poke()
+	} else {
+		delete(w.waiting, c.Name)
+		w.event(c.Name, v1.EventTypeNormal, "Started", "Started container "+c.Name)
+	}
+	w.pruneAttempts(ctx, obs, c.Name, attempt)
+	return time.Time{}
+}
+
+// pruneAttempts removes attempts older than attempt-1: the kubelet keeps
+// one dead container per container name.
+func (w *worker) pruneAttempts(ctx context.Context, obs observed, name string, attempt int) {
+	for _, old := range obs.containers[name] {
+		if old.Attempt() >= attempt-1 {
+			continue
+		}
+		if err := w.m.o.Runtime.RemoveContainer(ctx, old.ID); err != nil {
+			w.log.Warn("remove old attempt", zap.String("container", old.ID), zap.Error(err))
+			continue
+		}
+		removeLog(old.Labels[runtime.LabelLogPath])
+	}
+}
+
+func (w *worker) isInit(name string) bool {
+	for _, c := range w.pod.Spec.InitContainers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// stopSignal is the image's STOPSIGNAL, else SIGTERM.
+func stopSignal(c runtime.Container) syscall.Signal {
+	if s := c.Labels[labelStopSignal]; s != "" {
+		if sig, err := signal.ParseSignal(s); err == nil {
+			return sig
+		}
+	}
+	return syscall.SIGTERM
+}

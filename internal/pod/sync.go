@@ -1,0 +1,232 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/lifecycle"
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// sync is one pass toward the pod's spec: record exits, make sure the
+// sandbox runs, run init containers in order, then start or restart app
+// containers as the restart policy says. It returns when the worker should
+// look again without an event (zero: only on events).
+func (w *worker) sync(ctx context.Context) time.Time {
+	obs, err := w.list(ctx)
+	if err != nil {
+		w.log.Error("list pod containers", zap.Error(err))
+		return w.m.o.Clock.Now().Add(5 * time.Second)
+	}
+	if w.recordExits(ctx, obs) {
+		if obs, err = w.list(ctx); err != nil {
+			w.log.Error("list pod containers", zap.Error(err))
+			return w.m.o.Clock.Now().Add(5 * time.Second)
+		}
+	}
+	var due time.Time
+	soonest := func(t time.Time) {
+		if !t.IsZero() && (due.IsZero() || t.Before(due)) {
+			due = t
+		}
+	}
+	defer func() { w.report(obs, sandboxRunning(obs)) }()
+
+	if w.terminal() {
+		return time.Time{}
+	}
+	sb, changed, next := w.ensureSandbox(ctx, obs)
+	soonest(next)
+	if changed {
+		if obs, err = w.list(ctx); err != nil {
+			return w.m.o.Clock.Now().Add(5 * time.Second)
+		}
+	}
+	if sb == nil {
+		return due
+	}
+	initDone := true
+	for i := range w.pod.Spec.InitContainers {
+		c := &w.pod.Spec.InitContainers[i]
+		if initContainerDone(obs, c) {
+			if isSidecar(c) {
+				soonest(w.syncContainer(ctx, obs, sb, c, v1.RestartPolicyAlways))
+			}
+			continue
+		}
+		policy := w.pod.Spec.RestartPolicy
+		if policy == v1.RestartPolicyAlways {
+			// A failed init container is retried even under Always.
+			policy = v1.RestartPolicyOnFailure
+		}
+		if isSidecar(c) {
+			policy = v1.RestartPolicyAlways
+		}
+		soonest(w.syncContainer(ctx, obs, sb, c, policy))
+		initDone = false
+		break
+	}
+	if initDone {
+		for i := range w.pod.Spec.Containers {
+			soonest(w.syncContainer(ctx, obs, sb, &w.pod.Spec.Containers[i], w.pod.Spec.RestartPolicy))
+		}
+	}
+	if obs, err = w.list(ctx); err != nil {
+		w.log.Error("list pod containers", zap.Error(err))
+	}
+	return due
+}
+
+// terminal reports a pod that reached Succeeded or Failed: nothing of it
+// is ever started again.
+func (w *worker) terminal() bool {
+	return w.lastStatus != nil && (w.lastStatus.Phase == v1.PodSucceeded || w.lastStatus.Phase == v1.PodFailed)
+}
+
+func sandboxRunning(o observed) bool {
+	sb := o.sandbox()
+	return sb != nil && sb.State == runtime.StateRunning
+}
+
+// recordExits stores the exit of every task that ended and deletes the
+// task, so the shim's resources go and the exit survives in labels.
+func (w *worker) recordExits(ctx context.Context, obs observed) bool {
+	any := false
+	record := func(c runtime.Container) {
+		if c.State == runtime.StateExited && c.TaskAlive {
+			any = true
+			if err := w.m.o.Runtime.RecordExit(ctx, c.ID); err != nil {
+				w.log.Warn("record container exit", zap.String("container", c.ID), zap.Error(err))
+			}
+		}
+	}
+	for _, s := range obs.containers {
+		for _, c := range s {
+			record(c)
+		}
+	}
+	for _, c := range obs.sandboxes {
+		record(c)
+	}
+	return any
+}
+
+// ensureSandbox returns the running sandbox, creating one when there is
+// none or the old one died (then every container of the pod is stopped
+// first: they live in the dead sandbox's namespaces).
+func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.Container, changed bool, due time.Time) {
+	cur := obs.sandbox()
+	if cur != nil && cur.State == runtime.StateRunning {
+		return cur, false, time.Time{}
+	}
+	now := w.m.o.Clock.Now()
+	if now.Before(w.sandboxDue) {
+		return nil, false, w.sandboxDue
+	}
+	attempt := 0
+	if cur != nil {
+		attempt = cur.Attempt() + 1
+		w.event("", v1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+		w.stopContainers(ctx, obs, 2*time.Second)
+		for _, old := range obs.sandboxes {
+			if err := w.m.o.Sandboxes.Remove(ctx, old.ID); err != nil {
+				w.log.Warn("remove dead sandbox", zap.String("sandbox", old.ID), zap.Error(err))
+			}
+		}
+	}
+	if _, err := w.m.o.Sandboxes.Prepare(w.pod, ""); err != nil {
+		return nil, true, w.sandboxFailed(err)
+	}
+	id := newID()
+	w.m.track(id, w)
+	if err := w.m.o.Sandboxes.Run(ctx, w.pod, id, attempt); err != nil {
+		return nil, true, w.sandboxFailed(err)
+	}
+	w.sandboxSteps = 0
+	obs2, err := w.list(ctx)
+	if err != nil {
+		return nil, true, now.Add(time.Second)
+	}
+	if s := obs2.sandbox(); s != nil && s.State == runtime.StateRunning {
+		return s, true, time.Time{}
+	}
+	return nil, true, now.Add(time.Second)
+}
+
+func (w *worker) sandboxFailed(err error) time.Time {
+	w.log.Error("create pod sandbox", zap.Error(err))
+	w.event("", v1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
+	w.sandboxSteps++
+	delay := lifecycle.Delay(w.sandboxSteps, w.m.o.BackOff)
+	w.sandboxDue = w.m.o.Clock.Now().Add(delay)
+	return w.sandboxDue
+}
+
+// syncContainer starts a container that never ran, and restarts an exited
+// one when policy and back-off allow. It returns when to look again.
+func (w *worker) syncContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, policy v1.RestartPolicy) time.Time {
+	now := w.m.o.Clock.Now()
+	cur := obs.latest(c.Name)
+	if due, ok := w.due[c.Name]; ok && now.Before(due) {
+		return due
+	}
+	attempt := 0
+	switch {
+	case cur == nil:
+	case cur.State == runtime.StateRunning:
+		delete(w.waiting, c.Name)
+		return time.Time{}
+	case cur.State == runtime.StateCreated:
+		// Created but never started (the daemon stopped in between):
+		// throw it away and make the same attempt again.
+		if err := w.m.o.Runtime.RemoveContainer(ctx, cur.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			w.log.Warn("remove unstarted container", zap.String("container", cur.ID), zap.Error(err))
+			return now.Add(time.Second)
+		}
+		attempt = cur.Attempt()
+	case cur.State == runtime.StateExited:
+		step, ok := w.steps[c.Name]
+		if !ok {
+			// After a daemon restart the step is unknown; the restart
+			// count bounds it from above.
+			step = cur.Attempt()
+		}
+		d := lifecycle.Decide(policy, lifecycle.Exit{ExitCode: cur.ExitCode, StartedAt: cur.StartedAt, FinishedAt: cur.FinishedAt}, step, w.m.o.BackOff)
+		if !d.Restart {
+			delete(w.waiting, c.Name)
+			return time.Time{}
+		}
+		if !d.At.IsZero() && now.Before(d.At) {
+			w.steps[c.Name] = d.Step - 1
+			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", d.Delay, c.Name, w.pod.Name, w.pod.Namespace, w.pod.UID)
+			if w.waiting[c.Name].Reason != "CrashLoopBackOff" {
+				w.event(c.Name, v1.EventTypeWarning, "BackOff", fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, w.pod.Name, w.pod.Namespace, w.pod.UID))
+			}
+			w.waiting[c.Name] = waiting{Reason: "CrashLoopBackOff", Message: msg}
+			return d.At
+		}
+		w.steps[c.Name] = d.Step
+		attempt = cur.Attempt() + 1
+	default:
+		return now.Add(time.Second)
+	}
+	return w.startContainer(ctx, obs, sb, c, attempt)
+}
+
+// stopContainers stops every running container of the pod.
+func (w *worker) stopContainers(ctx context.Context, obs observed, grace time.Duration) {
+	for _, s := range obs.containers {
+		for _, c := range s {
+			if c.State == runtime.StateRunning {
+				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil {
+					w.log.Warn("stop container", zap.String("container", c.ID), zap.Error(err))
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// gracePeriod is the pod's terminationGracePeriodSeconds (default 30).
+func (w *worker) gracePeriod() time.Duration {
+	if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// terminate stops the pod gracefully and removes every trace of it: the
+// containers get their stop signal in parallel and SIGKILL after the grace
+// period, then the sandbox goes, then the pod's files and cgroup. It
+// retries until nothing is left or the daemon stops.
+func (w *worker) terminate(ctx context.Context) {
+	now := metav1.NewTime(w.m.o.Clock.Now())
+	w.deletedAt = &now
+	for attempt := 0; ; attempt++ {
+		obs, err := w.list(ctx)
+		if err == nil {
+			if attempt == 0 {
+				w.report(obs, sandboxRunning(obs))
+			}
+			if err = w.teardown(ctx, obs); err == nil {
+				w.m.o.Store.DeletePod(w.pod.UID)
+				w.log.Info("pod terminated")
+				return
+			}
+		}
+		w.log.Error("terminate pod; will retry", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.m.o.Clock.After(2 * time.Second):
+		}
+	}
+}
+
+func (w *worker) teardown(ctx context.Context, obs observed) error {
+	grace := w.gracePeriod()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for name, s := range obs.containers {
+		for _, c := range s {
+			if c.State != runtime.StateRunning {
+				continue
+			}
+			w.event(name, v1.EventTypeNormal, "Killing", "Stopping container "+name)
+			wg.Add(1)
+			go func(c runtime.Container) {
+				defer wg.Done()
+				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}(c)
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, s := range obs.containers {
+		for _, c := range s {
+			if err := w.m.o.Runtime.RemoveContainer(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sb := range obs.sandboxes {
+		if err := w.m.o.Sandboxes.Stop(ctx, sb.ID); err != nil {
+			return err
+		}
+		if err := w.m.o.Sandboxes.Remove(ctx, sb.ID); err != nil {
+			return err
+		}
+	}
+	return w.m.o.Sandboxes.Cleanup(string(w.pod.UID))
+}
+
+// removeLog deletes an attempt's log file and its rotated parts.
+func removeLog(path string) {
+	if path == "" {
+		return
+	}
+	matches, _ := filepath.Glob(path + ".*")
+	for _, p := range append(matches, path) {
+		_ = os.Remove(p)
+	}
+}

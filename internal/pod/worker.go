@@ -1,0 +1,179 @@
+package pod
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/status"
+)
+
+// worker drives one pod. Only its own goroutine touches its fields, except
+// the channels.
+type worker struct {
+	m   *Manager
+	pod *v1.Pod
+	log *zap.Logger
+	rec status.Recorder
+
+	// after is closed when the previous pod of the same name is gone.
+	after <-chan struct{}
+	wake  chan struct{}
+	// killed is closed once when the pod must terminate; kills are never
+	// overwritten by later updates.
+	killed   chan struct{}
+	killOnce sync.Once
+	done     chan struct{}
+
+	// In-memory facts that need no persistence: why a container waits,
+	// back-off steps and the next time something is due.
+	waiting map[string]waiting
+	steps   map[string]int
+	due     map[string]time.Time
+	// failed sandbox creations, for back-off.
+	sandboxSteps int
+	sandboxDue   time.Time
+	started      time.Time
+	lastStatus   *v1.PodStatus
+	// deletedAt is set once termination starts.
+	deletedAt *metav1.Time
+}
+
+func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
+	return &worker{
+		m:       m,
+		pod:     p,
+		log:     m.log.With(zap.String("pod", key(p.Namespace, p.Name)), zap.String("uid", string(p.UID))),
+		rec:     m.o.Store,
+		after:   after,
+		wake:    make(chan struct{}, 1),
+		killed:  make(chan struct{}),
+		done:    make(chan struct{}),
+		waiting: map[string]waiting{},
+		steps:   map[string]int{},
+		due:     map[string]time.Time{},
+	}
+}
+
+// poke asks the worker to sync soon; pokes coalesce.
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) kill() { w.killOnce.Do(func() { close(w.killed) }) }
+
+func (w *worker) isKilled() bool {
+	select {
+	case <-w.killed:
+		return true
+	default:
+		return false
+	}
+}
+
+// run is the worker's loop: sync, then sleep until an event, a due time or
+// a kill. When ctx ends (the daemon stops) the pod is left running.
+func (w *worker) run(ctx context.Context) {
+	defer close(w.done)
+	if w.after != nil {
+		select {
+		case <-w.after:
+		case <-ctx.Done():
+			return
+		}
+	}
+	w.started = w.m.o.Clock.Now()
+	for {
+		if w.isKilled() {
+			w.terminate(ctx)
+			return
+		}
+		next := w.sync(ctx)
+		var timer <-chan time.Time
+		if !next.IsZero() {
+			d := next.Sub(w.m.o.Clock.Now())
+			if d < 0 {
+				d = 0
+			}
+			timer = w.m.o.Clock.After(d)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.killed:
+		case <-w.wake:
+		case <-timer:
+		}
+	}
+}
+
+// list returns what the runtime has of this pod.
+func (w *worker) list(ctx context.Context) (observed, error) {
+	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID)})
+	if err != nil {
+		return observed{}, err
+	}
+	for _, c := range cs {
+		w.m.track(c.ID, w)
+	}
+	return observe(cs), nil
+}
+
+// event records an event about the pod (or one of its containers).
+func (w *worker) event(container, eventType, reason, message string) {
+	field := ""
+	if container != "" {
+		field = "spec.containers{" + container + "}"
+		for _, c := range w.pod.Spec.InitContainers {
+			if c.Name == container {
+				field = "spec.initContainers{" + container + "}"
+			}
+		}
+	}
+	w.rec.Event(status.PodRef(w.pod, field), eventType, reason, message)
+}
+
+// report computes and stores the pod's status.
+func (w *worker) report(obs observed, sandboxOK bool) {
+	started := w.started
+	if sb := firstSandbox(obs); sb != nil && sb.CreatedAt.Before(started) {
+		started = sb.CreatedAt
+	}
+	st := computeStatus(statusInput{
+		pod:       w.pod,
+		obs:       obs,
+		waiting:   w.waiting,
+		prev:      w.lastStatus,
+		now:       w.m.o.Clock.Now(),
+		hostIP:    w.m.o.HostIP,
+		started:   started,
+		sandboxOK: sandboxOK,
+	})
+	w.lastStatus = &st
+	p := w.pod.DeepCopy()
+	p.Status = st
+	// A static pod is created when the node first runs it; after a daemon
+	// restart that is its first sandbox's creation.
+	p.CreationTimestamp = metav1.NewTime(started)
+	if w.deletedAt != nil {
+		p.DeletionTimestamp = w.deletedAt
+		grace := int64(w.gracePeriod() / time.Second)
+		p.DeletionGracePeriodSeconds = &grace
+	}
+	w.m.o.Store.SetPod(p)
+}
+
+func firstSandbox(o observed) *runtime.Container {
+	if len(o.sandboxes) == 0 {
+		return nil
+	}
+	return &o.sandboxes[0]
+}

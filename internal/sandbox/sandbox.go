@@ -1,0 +1,225 @@
+// Package sandbox owns a pod's sandbox: the pause container holding the
+// pod's namespaces, the pinned network namespace, and the per-pod files
+// every container mounts (/etc/hosts, /etc/hostname, /etc/resolv.conf and
+// a shared /dev/shm). It creates them, and removes all of it when the pod
+// goes, so nothing is left on the node.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/spec"
+)
+
+// Manager creates and removes sandboxes.
+type Manager struct {
+	// StateDir holds pods/<uid>/ (files, logs) and netns/<sandbox-id>.
+	StateDir string
+	Runtime  runtime.Runtime
+	// Image is the pause image; EnsureImage makes it available locally.
+	Image       string
+	EnsureImage func(ctx context.Context) error
+	// HostResolvConf is read for pods' resolv.conf (default /etc/resolv.conf).
+	HostResolvConf string
+	Logger         *zap.Logger
+}
+
+// Paths are the per-pod files and mounts a container spec refers to.
+type Paths struct {
+	Dir, Hosts, Hostname, ResolvConf, Shm string
+}
+
+// PodDir is where everything on disk of a pod lives.
+func (m *Manager) PodDir(uid string) string { return filepath.Join(m.StateDir, "pods", uid) }
+
+// NetNSPath is the pin of a sandbox's network namespace.
+func (m *Manager) NetNSPath(sandboxID string) string {
+	return filepath.Join(m.StateDir, "netns", sandboxID)
+}
+
+// PodPaths returns the paths of a pod's files (whether made yet or not).
+func (m *Manager) PodPaths(uid string) Paths {
+	dir := m.PodDir(uid)
+	return Paths{
+		Dir:        dir,
+		Hosts:      filepath.Join(dir, "etc-hosts"),
+		Hostname:   filepath.Join(dir, "etc-hostname"),
+		ResolvConf: filepath.Join(dir, "resolv.conf"),
+		Shm:        filepath.Join(dir, "shm"),
+	}
+}
+
+// Prepare writes the pod's files and mounts its /dev/shm. It is idempotent.
+func (m *Manager) Prepare(pod *v1.Pod, podIP string) (Paths, error) {
+	p := m.PodPaths(string(pod.UID))
+	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
+		return p, fmt.Errorf("create pod directory: %w", err)
+	}
+	hostResolv := m.HostResolvConf
+	if hostResolv == "" {
+		hostResolv = "/etc/resolv.conf"
+	}
+	resolv, err := os.ReadFile(hostResolv)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return p, fmt.Errorf("read host resolv.conf: %w", err)
+	}
+	hosts := HostsFile(pod, podIP)
+	if pod.Spec.HostNetwork {
+		// A host-network pod sees the host's names, as in the kubelet.
+		if h, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = h
+		}
+	}
+	files := []struct {
+		path string
+		data []byte
+	}{
+		{p.Hosts, hosts},
+		{p.Hostname, []byte(spec.Hostname(pod) + "\n")},
+		{p.ResolvConf, ResolvConf(pod, resolv)},
+	}
+	for _, f := range files {
+		if err := writeFileAtomic(f.path, f.data, 0o644); err != nil {
+			return p, fmt.Errorf("write %s: %w", f.path, err)
+		}
+	}
+	if !pod.Spec.HostIPC {
+		if err := mountShm(p.Shm); err != nil {
+			return p, err
+		}
+	} else {
+		p.Shm = ""
+	}
+	return p, nil
+}
+
+// Run creates and starts a pod's pause container (attempt n) and returns
+// its ID. Everything it made is removed again when a step fails.
+func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) (retErr error) {
+	log := m.Logger.With(zap.String("sandbox", id))
+	if m.EnsureImage != nil {
+		if err := m.EnsureImage(ctx); err != nil {
+			return fmt.Errorf("sandbox image %s: %w", m.Image, err)
+		}
+	}
+	img, err := m.Runtime.GetImage(ctx, m.Image)
+	if err != nil {
+		return fmt.Errorf("sandbox image %s: %w", m.Image, err)
+	}
+	sb := spec.Sandbox{
+		ID:          id,
+		PodUID:      string(pod.UID),
+		Hostname:    spec.Hostname(pod),
+		HostNetwork: pod.Spec.HostNetwork,
+		HostPID:     pod.Spec.HostPID,
+		HostIPC:     pod.Spec.HostIPC,
+		Args:        append(append([]string(nil), img.Config.Entrypoint...), img.Config.Cmd...),
+	}
+	sb.OOMScoreAdj = pauseOOMScoreAdj()
+	sb.ShareProcessNamespace = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
+	if !pod.Spec.HostNetwork {
+		sb.NetNSPath = m.NetNSPath(id)
+		if err := os.MkdirAll(filepath.Dir(sb.NetNSPath), 0o755); err != nil {
+			return err
+		}
+		if err := pinNetNS(sb.NetNSPath); err != nil {
+			return err
+		}
+		defer func() {
+			if retErr != nil {
+				if err := unpinNetNS(sb.NetNSPath); err != nil {
+					log.Warn("roll back network namespace", zap.Error(err))
+				}
+			}
+		}()
+	}
+	s, err := spec.SandboxSpec(sb)
+	if err != nil {
+		return err
+	}
+	labels := PodLabels(pod)
+	labels[runtime.LabelKind] = runtime.KindSandbox
+	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
+	if err := m.Runtime.CreateContainer(ctx, runtime.CreateRequest{
+		ID: id, Image: m.Image, Spec: s, Labels: labels,
+	}); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			// A fresh context: the caller's may be what failed.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Runtime.RemoveContainer(cctx, id); err != nil {
+				log.Warn("roll back sandbox container", zap.Error(err))
+			}
+		}
+	}()
+	return m.Runtime.StartContainer(ctx, id)
+}
+
+// Stop stops a sandbox's pause container and unpins its network namespace.
+func (m *Manager) Stop(ctx context.Context, id string) error {
+	if err := m.Runtime.StopContainer(ctx, id, syscall.SIGTERM, 10*time.Second); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return fmt.Errorf("stop sandbox %s: %w", id, err)
+	}
+	return unpinNetNS(m.NetNSPath(id))
+}
+
+// Remove deletes a stopped sandbox container and its network namespace pin.
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	if err := m.Runtime.RemoveContainer(ctx, id); err != nil {
+		return fmt.Errorf("remove sandbox %s: %w", id, err)
+	}
+	return unpinNetNS(m.NetNSPath(id))
+}
+
+// Cleanup removes what is left of a pod on the node once all its
+// containers are gone: shm mount, files, logs and its cgroup.
+func (m *Manager) Cleanup(uid string) error {
+	p := m.PodPaths(uid)
+	var errs []error
+	if err := unmountShm(p.Shm); err != nil {
+		errs = append(errs, err)
+	} else if err := os.RemoveAll(p.Dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))
+	}
+	if err := removeCgroup(spec.PodCgroup(uid)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// PodLabels are the labels identifying a pod on every object it owns.
+func PodLabels(pod *v1.Pod) map[string]string {
+	return map[string]string{
+		runtime.LabelPodNamespace: pod.Namespace,
+		runtime.LabelPodName:      pod.Name,
+		runtime.LabelPodUID:       string(pod.UID),
+	}
+}
+
+// pauseOOMScoreAdj is the kubelet's -998 for the pause process, but never
+// below the daemon's own score: lowering it needs CAP_SYS_RESOURCE, which
+// a confined root may lack, and runc would then fail the whole sandbox.
+func pauseOOMScoreAdj() *int {
+	score := -998
+	if b, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil {
+		if own, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && own > score {
+			score = own
+		}
+	}
+	return &score
+}
