@@ -122,7 +122,6 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
 
-	reported := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -140,36 +139,25 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 				return fmt.Errorf("API server: %w", err)
 			}
 		case u := <-updates:
-			apply(ctx, u, pods, store, cfg.NodeName, reported, log)
+			apply(ctx, u, pods, store, cfg.NodeName, log)
 		}
 	}
 }
 
 // apply hands a manifest update to the pod manager and turns problems not
 // reported before into Warning events.
-func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *status.Store, node string, reported map[string]bool, log *zap.Logger) {
+func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *status.Store, node string, log *zap.Logger) {
 	desired := make([]*v1.Pod, 0, len(u.Pods))
 	for _, p := range u.Pods {
 		desired = append(desired, p.Pod)
 	}
 	pods.Sync(ctx, desired)
-	now := map[string]bool{}
-	for _, p := range u.Problems {
+	for _, p := range u.NewProblems {
 		msg := p.Error()
-		now[msg] = true
-		if reported[msg] {
-			continue
-		}
 		log.Warn("rejected manifest", zap.String("file", p.File), zap.String("problem", msg))
 		// A rejected document may have no usable name, so the event is
 		// about the node; its message names the file and the reason.
 		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", msg)
-	}
-	for k := range reported {
-		delete(reported, k)
-	}
-	for k := range now {
-		reported[k] = true
 	}
 }
 

@@ -28,9 +28,12 @@ func Ignored(name string) bool {
 		}
 	}
 	// Anywhere in the name, not only at the end: "pod.dpkg-new.yaml" is
-	// still a package manager's copy.
-	if strings.Contains(lower, ".dpkg-") || strings.Contains(lower, ".rpm") {
-		return true
+	// still a package manager's copy. Any other ".rpm*" suffix falls to the
+	// extension rule below.
+	for _, marker := range []string{".dpkg-", ".rpmnew", ".rpmsave", ".rpmorig"} {
+		if strings.Contains(lower, marker) {
+			return true
+		}
 	}
 	switch filepath.Ext(lower) {
 	case ".yaml", ".yml", ".json":

@@ -36,6 +36,8 @@ func TestIgnored(t *testing.T) {
 		{"pod.yaml.rpmnew", true},
 		{"pod.yaml.rpmsave", true},
 		{"pod.yaml.rpmorig", true},
+		{"pod.yaml.rpmfoo", true},
+		{"pod.rpmsave.yml", true},
 		{"pod.txt", true},
 		{"README", true},
 		{"pod.yaml.1234", true}, // a tool's temporary name

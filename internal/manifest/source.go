@@ -30,8 +30,8 @@ type Update struct {
 	Problems []Problem
 	// NewProblems are the Problems that were not in the previous Update
 	// (compared by their Error text). The caller emits one Warning event
-	// for each, so an unchanged broken file is reported once, not at every
-	// rescan. Source also logs each of them.
+	// and one log line for each, so an unchanged broken file is reported
+	// once, not at every rescan.
 	NewProblems []Problem
 }
 
@@ -50,7 +50,8 @@ type SourceOptions struct {
 	Debounce time.Duration
 	// Clock drives the debounce and the rescan (default the real clock).
 	Clock clock.WithTicker
-	// Logger receives the source's logs (default none).
+	// Logger receives the source's logs, used as given: the caller names
+	// it (default none).
 	Logger *zap.Logger
 }
 
@@ -75,7 +76,8 @@ func NewSource(o SourceOptions) *Source {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Source{o: o, log: o.Logger.Named("manifest").With(zap.String("dir", o.Dir))}
+	// The caller names the logger (daemon passes log.Named("manifest")).
+	return &Source{o: o, log: o.Logger.With(zap.String("dir", o.Dir))}
 }
 
 // runState is what Run remembers between scans.
@@ -98,7 +100,8 @@ type runState struct {
 // once it appears. Other read errors keep the previous pods (a transient
 // EIO must not stop every pod) and add a Problem naming the directory.
 //
-// Sends block until the receiver takes the Update or ctx is done.
+// Sends block until the receiver takes the Update or ctx is done; Run
+// does not close out.
 func (s *Source) Run(ctx context.Context, out chan<- Update) {
 	st := &runState{}
 	var (
@@ -215,7 +218,11 @@ func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool
 		if errText != st.lastErr {
 			s.log.Error("cannot read manifest directory, keeping the current pods", zap.Error(err))
 		}
-		pods = st.last.Pods
+		// Copies, so the receiver may keep and change what it got before.
+		for _, p := range st.last.Pods {
+			p.Pod = p.Pod.DeepCopy()
+			pods = append(pods, p)
+		}
 		problems = append(nonDirProblems(st.last.Problems, s.o.Dir), Problem{File: s.o.Dir, Reason: "cannot read the manifest directory: " + pathErrorCause(err).Error()})
 	}
 	if err == nil && st.lastErr != "" {
@@ -235,7 +242,9 @@ func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool
 	for _, p := range problems {
 		if !seen[p.Error()] {
 			u.NewProblems = append(u.NewProblems, p)
-			s.log.Warn("manifest rejected", zap.String("file", p.File), zap.Int("document", p.Doc+1),
+			// Debug only: the caller logs and records each new problem as a
+			// Warning event; a second log line would say the same.
+			s.log.Debug("manifest rejected", zap.String("file", p.File), zap.Int("document", p.Doc+1),
 				zap.String("field", p.Field), zap.String("reason", p.Reason))
 		}
 	}

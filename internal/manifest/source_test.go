@@ -153,7 +153,6 @@ func TestSourceLifecycle(t *testing.T) {
 	if names(u) != "web" || u.Pods[0].Pod.UID == uid1 {
 		t.Fatalf("after modify: pods %q, uid %s (old %s)", names(u), u.Pods[0].Pod.UID, uid1)
 	}
-	uid2 := u.Pods[0].Pod.UID
 	h.none()
 
 	// ignored files send nothing
@@ -171,7 +170,6 @@ func TestSourceLifecycle(t *testing.T) {
 	if len(u.Pods) != 0 {
 		t.Fatalf("after remove: pods %q", names(u))
 	}
-	_ = uid2
 }
 
 func TestSourceAtomicReplace(t *testing.T) {

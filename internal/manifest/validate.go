@@ -141,7 +141,7 @@ func (c *checker) spec(s *v1.PodSpec, p *field.Path) {
 // supportedVolumes are the volume sources minikubelet can provide on its
 // own. Everything else either needs an API server (reported as such) or a
 // storage plugin minikubelet does not have.
-var supportedVolumes = "emptyDir, hostPath, downwardAPI, projected (downwardAPI sources)"
+const supportedVolumes = "emptyDir, hostPath, downwardAPI, projected (downwardAPI sources)"
 
 // volumes checks spec.volumes and returns the set of declared names, for
 // the containers' volumeMounts.

@@ -28,7 +28,7 @@ import (
 // Options configure a Manager.
 type Options struct {
 	Runtime   runtime.Runtime
-	Sandboxes *sandbox.Manager
+	Sandboxes Sandboxes
 	Store     *status.Store
 	Clock     clock.WithTicker
 	Logger    *zap.Logger
@@ -46,6 +46,21 @@ type Options struct {
 	Resync time.Duration
 }
 
+// Sandboxes is what workers need of pod sandboxes; *sandbox.Manager
+// implements it (tests use a fake without mounts or root).
+type Sandboxes interface {
+	PodDir(uid string) string
+	PodPaths(uid string) sandbox.Paths
+	NetNSPath(sandboxID string) string
+	Prepare(pod *v1.Pod, podIP string) (sandbox.Paths, error)
+	Run(ctx context.Context, pod *v1.Pod, id string, attempt int) error
+	Stop(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string) error
+	Cleanup(uid string) error
+}
+
+var _ Sandboxes = (*sandbox.Manager)(nil)
+
 // Manager owns the pod workers.
 type Manager struct {
 	o   Options
@@ -61,7 +76,9 @@ type Manager struct {
 	// ids routes runtime events to the worker owning a container.
 	ids map[string]*worker
 
+	// ctx is what workers run under; it ends when Run's context does.
 	ctx    context.Context
+	cancel context.CancelFunc
 	synced bool
 	wg     sync.WaitGroup
 }
@@ -74,14 +91,16 @@ func NewManager(o Options) *Manager {
 	if o.BackOff == (lifecycle.BackOff{}) {
 		o.BackOff = lifecycle.DefaultBackOff()
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		o:     o,
-		log:   o.Logger.Named("pod"),
-		live:  map[types.UID]*worker{},
-		dying: map[*worker]struct{}{},
-		last:  map[string]*worker{},
-		ids:   map[string]*worker{},
-		ctx:   context.Background(),
+		ctx:    ctx,
+		cancel: cancel,
+		o:      o,
+		log:    o.Logger.Named("pod"),
+		live:   map[types.UID]*worker{},
+		dying:  map[*worker]struct{}{},
+		last:   map[string]*worker{},
+		ids:    map[string]*worker{},
 	}
 }
 
@@ -202,9 +221,8 @@ func (m *Manager) track(id string, w *worker) {
 // Run follows runtime events until ctx ends, then waits for the workers to
 // return. Pods keep running: stopping the daemon does not stop them.
 func (m *Manager) Run(ctx context.Context) {
-	m.mu.Lock()
-	m.ctx = ctx
-	m.mu.Unlock()
+	defer m.cancel()
+	go func() { <-ctx.Done(); m.cancel() }()
 	resync := m.o.Clock.NewTicker(m.o.Resync)
 	defer resync.Stop()
 	for ctx.Err() == nil {
@@ -235,6 +253,7 @@ func (m *Manager) Run(ctx context.Context) {
 			}
 		}
 	}
+	m.cancel()
 	m.wg.Wait()
 }
 
