@@ -1,0 +1,70 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, file string, args ...string) (Config, error) {
+	t.Helper()
+	c := Default()
+	var path string
+	fs := pflag.NewFlagSet("daemon", pflag.ContinueOnError)
+	Flags(fs, &c, &path)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	if file != "" && path == "" {
+		p := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(p, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		path = p
+	}
+	err := Load(fs, &c, path)
+	return c, err
+}
+
+func TestFileUnderFlags(t *testing.T) {
+	c, err := load(t, "manifest-dir: /m\nsocket: /file.sock\nrescan-period: 5s\n", "--socket", "/flag.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ManifestDir != "/m" || c.Socket != "/flag.sock" || c.RescanPeriod.Duration != 5*time.Second {
+		t.Fatalf("got %+v", c)
+	}
+	if c.StateDir != "/var/lib/minikubelet" || c.ContainerdNamespace != "minikubelet" {
+		t.Fatalf("defaults lost: %+v", c)
+	}
+}
+
+func TestStrictAndValidation(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"manifest-dirr: /m\n", `unknown field "manifest-dirr"`},
+		{"containerd-namespace: k8s.io\n", "containerd-namespace: k8s.io belongs to containerd's CRI plugin"},
+		{"log-format: xml\n", `log-format: "xml"`},
+		{"container-log-max-size: lots\n", "container-log-max-size"},
+		{"rescan-period: 10ms\n", "rescan-period"},
+	}
+	for _, tt := range tests {
+		_, err := load(t, tt.file)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tt.file, err, tt.want)
+		}
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	data, err := os.ReadFile("../../configs/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(t, string(data)); err != nil {
+		t.Fatalf("configs/config.yaml: %v", err)
+	}
+}
