@@ -205,8 +205,12 @@ func (b *backend) ContainerLog(ns, podName, container string, previous bool) (st
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	path, exited, err := b.pods.ContainerLog(ctx, ns, podName, container, previous)
-	if errors.Is(err, pod.ErrNotFound) {
+	switch {
+	case errors.Is(err, pod.ErrNotFound):
 		return "", nil, fmt.Errorf("%s: %w", err.Error(), api.ErrNotFound)
+	case errors.Is(err, pod.ErrWaiting):
+		// The kubelet answers 400 for a container that has not run yet.
+		return "", nil, fmt.Errorf("%s: %w", err.Error(), api.ErrBadRequest)
 	}
 	if previous {
 		exited = func() bool { return true }

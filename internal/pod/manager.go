@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -190,6 +191,9 @@ func orphanPod(c runtime.Container) *v1.Pod {
 	p.Namespace = c.Labels[runtime.LabelPodNamespace]
 	p.Name = c.Labels[runtime.LabelPodName]
 	p.UID = types.UID(c.Labels[runtime.LabelPodUID])
+	if g, err := strconv.ParseInt(c.Labels[runtime.LabelPodGracePeriod], 10, 64); err == nil {
+		p.Spec.TerminationGracePeriodSeconds = &g
+	}
 	return p
 }
 
@@ -309,9 +313,12 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// ErrNotFound is wrapped by ContainerLog for an unknown pod, container or
-// attempt.
-var ErrNotFound = errors.New("not found")
+// Errors ContainerLog wraps: an unknown pod, container or attempt; and a
+// container that has not started yet.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrWaiting  = errors.New("waiting to start")
+)
 
 // ContainerLog returns the log file of a container's current attempt (or
 // the one before, with previous) and a func reporting whether that attempt
@@ -344,7 +351,7 @@ func (m *Manager) ContainerLog(ctx context.Context, namespace, podName, containe
 		}
 	}
 	if c == nil {
-		return "", nil, fmt.Errorf("container %q in pod %q is waiting to start: %w", container, podName, ErrNotFound)
+		return "", nil, fmt.Errorf("container %q in pod %q is %w", container, podName, ErrWaiting)
 	}
 	id := c.ID
 	exited := func() bool {

@@ -20,12 +20,16 @@ import (
 // daemon can tell its containers apart from anybody else's and rebuild every
 // pod's state (attempts, restart counts, last termination) after a restart.
 const (
-	LabelPrefix        = "io.minikubelet."
-	LabelKind          = LabelPrefix + "kind" // KindSandbox or KindContainer
-	LabelPodNamespace  = LabelPrefix + "pod.namespace"
-	LabelPodName       = LabelPrefix + "pod.name"
-	LabelPodUID        = LabelPrefix + "pod.uid"
-	LabelContainerName = LabelPrefix + "container.name"
+	LabelPrefix       = "io.minikubelet."
+	LabelKind         = LabelPrefix + "kind" // KindSandbox or KindContainer
+	LabelPodNamespace = LabelPrefix + "pod.namespace"
+	LabelPodName      = LabelPrefix + "pod.name"
+	LabelPodUID       = LabelPrefix + "pod.uid"
+	// LabelPodGracePeriod (on every object of a pod) is the pod's
+	// terminationGracePeriodSeconds, so a pod whose manifest vanished while
+	// the daemon was down is still stopped with its own grace period.
+	LabelPodGracePeriod = LabelPrefix + "pod.termination-grace-period"
+	LabelContainerName  = LabelPrefix + "container.name"
 	// LabelContainerType is "init" or "app" for KindContainer.
 	LabelContainerType = LabelPrefix + "container.type"
 	// LabelAttempt counts the attempts of one container (or sandbox) of a

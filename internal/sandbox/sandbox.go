@@ -204,11 +204,15 @@ func (m *Manager) Cleanup(uid string) error {
 
 // PodLabels are the labels identifying a pod on every object it owns.
 func PodLabels(pod *v1.Pod) map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		runtime.LabelPodNamespace: pod.Namespace,
 		runtime.LabelPodName:      pod.Name,
 		runtime.LabelPodUID:       string(pod.UID),
 	}
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		l[runtime.LabelPodGracePeriod] = strconv.FormatInt(*g, 10)
+	}
+	return l
 }
 
 // pauseOOMScoreAdj is the kubelet's -998 for the pause process, but never
