@@ -324,3 +324,28 @@ func TestSandboxFailureIsRetried(t *testing.T) {
 	h.clock.Step(time.Minute)
 	h.waitFor("running after retry", func() bool { return h.phase("u6") == v1.PodRunning })
 }
+
+func TestInitContainersRunInOrder(t *testing.T) {
+	h := newHarness(t)
+	p := testPod("init", "u7", v1.RestartPolicyAlways, "app")
+	p.Spec.InitContainers = []v1.Container{
+		{Name: "one", Image: "busybox:1", Command: []string{"true"}, ImagePullPolicy: v1.PullIfNotPresent},
+		{Name: "two", Image: "busybox:1", Command: []string{"true"}, ImagePullPolicy: v1.PullIfNotPresent},
+	}
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	h.waitFor("init one running", func() bool { return h.container("u7", "one").State == runtime.StateRunning })
+	if h.container("u7", "two").ID != "" || h.container("u7", "app").ID != "" {
+		t.Fatal("started before the first init container finished")
+	}
+	// A failed init container is retried under Always; the app waits.
+	h.rt.Exit(h.container("u7", "one").ID, 1, false)
+	h.waitFor("init one retried", func() bool { c := h.container("u7", "one"); return c.Attempt() == 1 && c.State == runtime.StateRunning })
+	h.rt.Exit(h.container("u7", "one").ID, 0, false)
+	h.waitFor("init two running", func() bool { return h.container("u7", "two").State == runtime.StateRunning })
+	h.rt.Exit(h.container("u7", "two").ID, 0, false)
+	h.waitFor("app running", func() bool { return h.phase("u7") == v1.PodRunning })
+	st := h.pod("u7").Status
+	if st.InitContainerStatuses[0].RestartCount != 1 || st.InitContainerStatuses[1].State.Terminated == nil {
+		t.Errorf("init statuses %+v", st.InitContainerStatuses)
+	}
+}
