@@ -35,7 +35,7 @@ $(BIN)/minikubelet-pause: build/pause/pause.c
 	gcc -Os -static -s -o $@ $<
 
 test-unit:
-	$(GO) test $(UNIT_PKGS)
+	$(GO) test -timeout 4m $(UNIT_PKGS)
 
 # The whole suite (unit and end-to-end); needs root.
 test:
@@ -68,4 +68,3 @@ $(OUTPUT)/pause.tar: $(BIN)/minikubelet-pause
 
 clean:
 	rm -rf $(BIN) $(OUTPUT)
-	$(GO) clean -testcache

@@ -67,6 +67,10 @@ ensure_packages() {
 # ensure_go: the Go toolchain must be there (it is not an apt package we
 # can rely on: go.mod wants a newer Go than Debian ships).
 ensure_go() {
+	# sudo's secure_path usually drops the Go toolchain's directory.
+	if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then
+		export PATH=/usr/local/go/bin:$PATH
+	fi
 	command -v go >/dev/null || die "go not found on PATH (go.mod needs $(awk '/^go /{print $2}' "$REPO_ROOT/go.mod"))"
 }
 
@@ -126,5 +130,20 @@ unmount_under() {
 	dir=$(realpath -m "$1")
 	awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while IFS= read -r m; do
 		umount -l "$m" 2>/dev/null || true
+	done
+}
+
+# remove_pod_cgroups UID...: removes the cgroups minikubelet made for these
+# pods (/minikubelet/pod<uid>, in every hierarchy), children first; rmdir
+# leaves alone any that still has processes.
+remove_pod_cgroups() {
+	local uid d
+	for uid in "$@"; do
+		[[ $uid =~ ^[0-9a-f-]+$ ]] || continue
+		for d in /sys/fs/cgroup/minikubelet/pod"$uid" /sys/fs/cgroup/*/minikubelet/pod"$uid"; do
+			[[ -d $d ]] || continue
+			find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+			rmdir "$d" 2>/dev/null || true
+		done
 	done
 }

@@ -42,6 +42,11 @@ cleanup() {
 		fi
 		kill_runc_containers "$E2E_DIR"
 		unmount_under "$E2E_DIR"
+		# The harness lists the pod UIDs it saw there.
+		if [[ -f $E2E_DIR/pod-uids ]]; then
+			mapfile -t uids <"$E2E_DIR/pod-uids"
+			remove_pod_cgroups "${uids[@]}"
+		fi
 		rm -rf "$E2E_DIR" 2>/dev/null || log "could not remove $E2E_DIR"
 	fi
 	exit "$rc"
@@ -54,7 +59,9 @@ if [[ $what == all || $what == unit ]]; then
 	log "unit tests"
 	# Unit tests need neither root nor containerd.
 	mapfile -t pkgs < <(go list ./... | grep -v '/test/e2e$')
-	go test "${pkgs[@]}" || rc=1
+	# Bounded well below go test's 10m default: a hung unit test must not eat
+	# the CI budget.
+	go test -timeout 4m "${pkgs[@]}" || rc=1
 fi
 
 if [[ $what == all || $what == e2e ]]; then

@@ -23,10 +23,10 @@ import (
 // directory, state directory, socket and containerd namespace, so a test
 // sees only its own pods and a failed test cannot disturb the next one.
 type daemon struct {
-	t      *testing.T
-	env    *environment
-	ns     string // containerd namespace
-	dir    string
+	t   *testing.T
+	env *environment
+	ns  string // containerd namespace
+	dir string
 	// manifestDir, stateDir and socket are the daemon's flags.
 	manifestDir, stateDir, socket string
 	logPath                       string
@@ -151,7 +151,7 @@ func (d *daemon) cleanup() {
 		for _, e := range entries {
 			_ = os.Remove(filepath.Join(d.manifestDir, e.Name()))
 		}
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) && d.alive() {
 			if pods, err := d.listPods(); err == nil && len(pods.Items) == 0 {
 				break

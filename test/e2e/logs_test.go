@@ -15,7 +15,9 @@ spec:
   containers:
   - name: talk
     image: localhost/minikubelet/busybox:e2e
-    command: ["sh", "-c", "echo to-stderr >&2; echo line-1; echo line-2; echo line-3; exec sleep 3600"]
+    # stdout and stderr reach the log through separate pipes, so lines
+    # written at once may land in either order; the pause keeps them apart.
+    command: ["sh", "-c", "echo to-stderr >&2; sleep 1; echo line-1; echo line-2; echo line-3; exec sleep 3600"]
   - name: quiet
     image: localhost/minikubelet/busybox:e2e
     command: ["sleep", "3600"]

@@ -52,9 +52,8 @@ var (
 
 // environment is what TestMain starts once for all tests.
 type environment struct {
-	dir string // everything of this run lives below it
-	// ownDir is true when the harness made dir (and so removes it).
-	ownDir   bool
+	// dir holds everything of this run; teardown removes it.
+	dir      string
 	repoRoot string
 	bin      string // holds minikubelet and minikubelet-pause
 	// busyboxArchive is an OCI archive of busyboxRef.
@@ -139,7 +138,6 @@ func setup() (e *environment, err error) {
 		if e.dir, err = os.MkdirTemp("/tmp", "mkle2e."); err != nil {
 			return nil, err
 		}
-		e.ownDir = true
 	}
 	// From here on teardown undoes whatever was started.
 	defer func() {
@@ -240,9 +238,20 @@ func (e *environment) rememberPodUID(uid string) {
 		return
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.podUIDs[uid] {
+		return
+	}
 	e.podUIDs[uid] = true
-	e.mu.Unlock()
+	// Also on disk, for hack/test.sh's cleanup after a crashed test binary.
+	if f, err := os.OpenFile(filepath.Join(e.dir, podUIDsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		fmt.Fprintln(f, uid)
+		f.Close()
+	}
 }
+
+// podUIDsFile, in the run's directory, lists every pod UID seen.
+const podUIDsFile = "pod-uids"
 
 // teardown stops everything setup and the tests started, and removes what
 // a failed daemon left: tasks, containers, shims, mounts, cgroups, files.
@@ -270,9 +279,7 @@ func (e *environment) teardown() {
 	if err := unmountUnder(e.dir); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 	}
-	if e.ownDir || os.Getenv(envDir) != "" {
-		if err := os.RemoveAll(e.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(os.Stderr, "e2e: remove %s: %v\n", e.dir, err)
-		}
+	if err := os.RemoveAll(e.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "e2e: remove %s: %v\n", e.dir, err)
 	}
 }
