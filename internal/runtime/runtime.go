@@ -189,6 +189,10 @@ type Runtime interface {
 	// ListContainers returns the daemon's containers whose labels include
 	// all of match.
 	ListContainers(ctx context.Context, match map[string]string) ([]Container, error)
+	// Exec runs cmd in a running container and returns its output (capped
+	// at MaxExecOutput) and exit code; past timeout the process is killed
+	// and reaped and the error wraps ErrExecTimeout.
+	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, int, error)
 	// SetLabels adds labels to a container.
 	SetLabels(ctx context.Context, id string, labels map[string]string) error
 	// Subscribe streams task exit and OOM events of the daemon's namespace

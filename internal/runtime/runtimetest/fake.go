@@ -24,6 +24,7 @@ type Fake struct {
 	calls      []string
 	errs       map[string]error
 	subs       []chan runtime.Event
+	exec       func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)
 	nextPid    uint32
 	// Now is the clock the fake stamps times with.
 	Now func() time.Time
@@ -324,4 +325,30 @@ func (f *Fake) Healthy(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.errs["Healthy"]
+}
+
+// ExecFunc, when set, answers Exec; by default Exec succeeds with no output.
+func (f *Fake) SetExec(fn func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.exec = fn
+}
+
+// Exec implements runtime.Runtime.
+func (f *Fake) Exec(_ context.Context, id string, cmd []string, timeout time.Duration) ([]byte, int, error) {
+	f.mu.Lock()
+	if err := f.record("Exec", id); err != nil {
+		f.mu.Unlock()
+		return nil, -1, err
+	}
+	c, ok := f.containers[id]
+	fn := f.exec
+	f.mu.Unlock()
+	if !ok || c.State != runtime.StateRunning {
+		return nil, -1, fmt.Errorf("container %s is not running: %w", id, runtime.ErrNotFound)
+	}
+	if fn != nil {
+		return fn(id, cmd, timeout)
+	}
+	return nil, 0, nil
 }
