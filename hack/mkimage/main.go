@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/minikubelet/minikubelet/internal/ocibuild"
 )
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	pause := fsFlags.String("pause", "", "build the pod sandbox image from this static pause binary (e.g. bin/minikubelet-pause)")
 	ref := fsFlags.String("ref", "", "image reference to name the image, fully qualified and tagged (e.g. localhost/minikubelet/busybox:e2e)")
 	out := fsFlags.String("o", "", "output archive file (\"-\" for stdout)")
+	var adds addFlag
+	fsFlags.Var(&adds, "add", "HOST_FILE:IMAGE_PATH to add an executable to a busybox image (repeatable)")
 	fsFlags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mkimage (-busybox BINARY | -pause BINARY) -ref REF -o FILE")
 		fsFlags.PrintDefaults()
@@ -69,6 +72,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *busybox != "" {
 		files, err = ocibuild.BusyboxFiles(*busybox)
 		cfg = ocibuild.Config{Cmd: []string{"sh"}, Env: []string{ocibuild.DefaultPathEnv}}
+		for _, a := range adds {
+			if err != nil {
+				break
+			}
+			var data []byte
+			if data, err = os.ReadFile(a.src); err == nil {
+				files = append(files, ocibuild.File{Path: a.dst, Mode: 0o755, Data: data})
+			}
+		}
 	} else {
 		files, cfg, err = ocibuild.PauseFiles(*pause)
 	}
@@ -89,6 +101,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s@%s\n", *ref, dgst)
+	return nil
+}
+
+// addFlag collects -add HOST:IMAGE pairs.
+type addFlag []struct{ src, dst string }
+
+func (a *addFlag) String() string { return fmt.Sprint(*a) }
+
+func (a *addFlag) Set(v string) error {
+	src, dst, ok := strings.Cut(v, ":")
+	if !ok || src == "" || !strings.HasPrefix(dst, "/") {
+		return fmt.Errorf("want HOST_FILE:/IMAGE_PATH, got %q", v)
+	}
+	*a = append(*a, struct{ src, dst string }{src, dst})
 	return nil
 }
 

@@ -151,7 +151,11 @@ func setup() (e *environment, err error) {
 		return e, err
 	}
 	e.busyboxArchive = filepath.Join(e.dir, "busybox-e2e.tar")
-	if err := writeBusyboxArchive(e.busyboxArchive); err != nil {
+	grpcHealth, err := e.buildGRPCHealth()
+	if err != nil {
+		return e, err
+	}
+	if err := writeBusyboxArchive(e.busyboxArchive, grpcHealth); err != nil {
 		return e, fmt.Errorf("build busybox image: %w", err)
 	}
 	if e.containerd, err = startContainerd(filepath.Join(e.dir, "containerd")); err != nil {
@@ -199,13 +203,32 @@ func (e *environment) binaries() (string, error) {
 	return bin, nil
 }
 
+// buildGRPCHealth builds the gRPC health server the probe tests run.
+func (e *environment) buildGRPCHealth() (string, error) {
+	out := filepath.Join(e.dir, "grpc-health")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "./test/images/grpc-health")
+	build.Dir = e.repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./test/images/grpc-health: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
 // writeBusyboxArchive builds the test image with the project's own image
-// builder (what hack/mkimage runs).
-func writeBusyboxArchive(path string) error {
+// builder (what hack/mkimage runs): busybox, plus /bin/grpc-health.
+func writeBusyboxArchive(path, grpcHealth string) error {
 	files, err := ocibuild.BusyboxFiles(staticBusybox)
 	if err != nil {
 		return err
 	}
+	gh, err := os.ReadFile(grpcHealth)
+	if err != nil {
+		return err
+	}
+	files = append(files, ocibuild.File{Path: "/bin/grpc-health", Mode: 0o755, Data: gh})
 	var buf bytes.Buffer
 	if _, err := ocibuild.WriteArchive(&buf, busyboxRef, files,
 		ocibuild.Config{Cmd: []string{"sh"}, Env: []string{ocibuild.DefaultPathEnv}}); err != nil {
