@@ -39,26 +39,30 @@ type Config struct {
 	ContainerLogMaxSize  string          `json:"container-log-max-size"`
 	ContainerLogMaxFiles int             `json:"container-log-max-files"`
 	EmbeddedContainerd   bool            `json:"embedded-containerd"`
+	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
+	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
+	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
 }
 
 // Default returns the built-in configuration.
 func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
-		ManifestDir:          "/etc/minikubelet/manifests",
-		StateDir:             "/var/lib/minikubelet",
-		Socket:               "/run/minikubelet/minikubelet.sock",
-		ContainerdAddress:    "/run/containerd/containerd.sock",
-		ContainerdNamespace:  "minikubelet",
-		Snapshotter:          "overlayfs",
-		NodeName:             host,
-		SandboxImage:         "localhost/minikubelet/pause:" + version.ImageTag(),
-		LogFormat:            "json",
-		LogLevel:             "info",
-		RescanPeriod:         metav1.Duration{Duration: 20 * time.Second},
-		ContainerLogMaxSize:  "10Mi",
-		ContainerLogMaxFiles: 5,
-		EmbeddedContainerd:   true,
+		ManifestDir:               "/etc/minikubelet/manifests",
+		StateDir:                  "/var/lib/minikubelet",
+		Socket:                    "/run/minikubelet/minikubelet.sock",
+		ContainerdAddress:         "/run/containerd/containerd.sock",
+		ContainerdNamespace:       "minikubelet",
+		Snapshotter:               "overlayfs",
+		NodeName:                  host,
+		SandboxImage:              "localhost/minikubelet/pause:" + version.ImageTag(),
+		LogFormat:                 "json",
+		LogLevel:                  "info",
+		RescanPeriod:              metav1.Duration{Duration: 20 * time.Second},
+		ContainerLogMaxSize:       "10Mi",
+		ContainerLogMaxFiles:      5,
+		EmbeddedContainerd:        true,
+		MaxContainerRestartPeriod: metav1.Duration{Duration: 300 * time.Second},
 	}
 }
 
@@ -94,6 +98,7 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.Var(durationValue{&c.RescanPeriod}, "rescan-period", "how often the manifest directory is rescanned in full")
 	fs.StringVar(&c.ContainerLogMaxSize, "container-log-max-size", c.ContainerLogMaxSize, "size at which a container log file is rotated")
 	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", c.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
+	fs.Var(durationValue{&c.MaxContainerRestartPeriod}, "max-container-restart-period", "longest crash-loop back-off between restarts of a failing container")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
 
@@ -152,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RescanPeriod.Duration < time.Second {
 		errs = append(errs, fmt.Errorf("rescan-period: %s is shorter than 1s", c.RescanPeriod.Duration))
+	}
+	if d := c.MaxContainerRestartPeriod.Duration; d < time.Second || d > 300*time.Second {
+		errs = append(errs, fmt.Errorf("max-container-restart-period: %s is outside 1s..300s", d))
 	}
 	if _, err := c.LogMaxSize(); err != nil {
 		errs = append(errs, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/minikubelet/minikubelet/internal/api"
 	"github.com/minikubelet/minikubelet/internal/config"
+	"github.com/minikubelet/minikubelet/internal/lifecycle"
 	"github.com/minikubelet/minikubelet/internal/manifest"
 	"github.com/minikubelet/minikubelet/internal/pod"
 	"github.com/minikubelet/minikubelet/internal/runtime"
@@ -88,6 +89,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
 		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
+		BackOff: lifecycle.BackOff{
+			Initial: lifecycle.DefaultInitialBackOff,
+			Max:     cfg.MaxContainerRestartPeriod.Duration,
+			Reset:   lifecycle.DefaultBackOffReset,
+		},
 	})
 
 	var serving atomic.Bool

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/spec"
 )
 
 // observed is what the worker saw of one pod in the runtime, grouped.
@@ -146,7 +147,7 @@ func computeStatus(in statusInput) v1.PodStatus {
 	pod := in.pod
 	s := v1.PodStatus{
 		HostIP:   in.hostIP,
-		QOSClass: qosClass(pod),
+		QOSClass: spec.QOSClass(pod),
 	}
 	if in.hostIP != "" {
 		s.HostIPs = []v1.HostIP{{IP: in.hostIP}}
@@ -310,29 +311,4 @@ func conditions(in statusInput, s v1.PodStatus, initDone bool, notReady []string
 		condition(v1.ContainersReady, ready, reason, msg, now),
 		condition(v1.PodScheduled, true, "", "", now),
 	}
-}
-
-// qosClass classifies the pod as the API server does.
-func qosClass(pod *v1.Pod) v1.PodQOSClass {
-	all := append(append([]v1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
-	any, guaranteed := false, true
-	for _, c := range all {
-		for _, r := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[r]
-			lim, hasLim := c.Resources.Limits[r]
-			if hasReq || hasLim {
-				any = true
-			}
-			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
-				guaranteed = false
-			}
-		}
-	}
-	switch {
-	case !any:
-		return v1.PodQOSBestEffort
-	case guaranteed:
-		return v1.PodQOSGuaranteed
-	}
-	return v1.PodQOSBurstable
 }

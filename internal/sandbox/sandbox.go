@@ -121,6 +121,7 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 	sb := spec.Sandbox{
 		ID:          id,
 		PodUID:      string(pod.UID),
+		QOSClass:    spec.QOSClass(pod),
 		Hostname:    spec.Hostname(pod),
 		HostNetwork: pod.Spec.HostNetwork,
 		HostPID:     pod.Spec.HostPID,
@@ -196,8 +197,10 @@ func (m *Manager) Cleanup(uid string) error {
 	} else if err := os.RemoveAll(p.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))
 	}
-	if err := removeCgroup(spec.PodCgroup(uid)); err != nil {
-		errs = append(errs, err)
+	for _, cg := range spec.PodCgroups(uid) {
+		if err := removeCgroup(cg); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -66,7 +66,7 @@ func ContainerSpec(c Container) (*specs.Spec, error) {
 	if !spec.HostNetwork {
 		s.Hostname = Hostname(c.Pod)
 	}
-	s.Linux.CgroupsPath = path.Join(PodCgroup(string(c.Pod.UID)), c.ID)
+	s.Linux.CgroupsPath = path.Join(PodCgroup(string(c.Pod.UID), QOSClass(c.Pod)), c.ID)
 	s.Linux.Namespaces = containerNamespaces(c)
 	s.Mounts = podMounts(s.Mounts, c)
 	s.Linux.Resources = Resources(c.Container.Resources)

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	v1 "k8s.io/api/core/v1"
 )
 
 // GroupAnnotation makes the runc v2 shim run every container carrying the
@@ -23,15 +24,62 @@ const GroupAnnotation = "io.containerd.runc.v2.group"
 // own pod<uid> cgroup.
 const CgroupRoot = "/minikubelet"
 
-// PodCgroup returns the cgroup path of a pod.
-func PodCgroup(podUID string) string {
+// PodCgroup returns the cgroup path of a pod, laid out by QoS class as the
+// kubelet lays out kubepods: Guaranteed pods directly under the root,
+// Burstable and BestEffort pods under a parent of their class, so the
+// sandbox and the containers of a pod share one parent.
+func PodCgroup(podUID string, qos v1.PodQOSClass) string {
+	switch qos {
+	case v1.PodQOSBurstable:
+		return path.Join(CgroupRoot, "burstable", "pod"+podUID)
+	case v1.PodQOSBestEffort:
+		return path.Join(CgroupRoot, "besteffort", "pod"+podUID)
+	}
 	return path.Join(CgroupRoot, "pod"+podUID)
+}
+
+// PodCgroups returns every place a pod's cgroup may be, for cleaning up a
+// pod whose spec (and so QoS class) is no longer known.
+func PodCgroups(podUID string) []string {
+	return []string{
+		PodCgroup(podUID, v1.PodQOSGuaranteed),
+		PodCgroup(podUID, v1.PodQOSBurstable),
+		PodCgroup(podUID, v1.PodQOSBestEffort),
+	}
+}
+
+// QOSClass classifies a pod as the API server does: Guaranteed when every
+// container sets CPU and memory limits equal to its requests, BestEffort
+// when none sets any, Burstable otherwise.
+func QOSClass(pod *v1.Pod) v1.PodQOSClass {
+	all := append(append([]v1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...)
+	anySet, guaranteed := false, true
+	for _, c := range all {
+		for _, r := range []v1.ResourceName{v1.ResourceCPU, v1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[r]
+			lim, hasLim := c.Resources.Limits[r]
+			if hasReq || hasLim {
+				anySet = true
+			}
+			if !hasLim || (hasReq && req.Cmp(lim) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	switch {
+	case !anySet:
+		return v1.PodQOSBestEffort
+	case guaranteed:
+		return v1.PodQOSGuaranteed
+	}
+	return v1.PodQOSBurstable
 }
 
 // Sandbox describes a pod sandbox (its pause container).
 type Sandbox struct {
 	ID       string
 	PodUID   string
+	QOSClass v1.PodQOSClass
 	Hostname string
 	// NetNSPath is the pinned network namespace; empty with HostNetwork.
 	NetNSPath   string
@@ -88,7 +136,7 @@ func SandboxSpec(sb Sandbox) (*specs.Spec, error) {
 	if !sb.HostNetwork {
 		s.Hostname = sb.Hostname
 	}
-	s.Linux.CgroupsPath = path.Join(PodCgroup(sb.PodUID), sb.ID)
+	s.Linux.CgroupsPath = path.Join(PodCgroup(sb.PodUID, sb.QOSClass), sb.ID)
 	s.Linux.Namespaces = sandboxNamespaces(sb)
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}

@@ -104,7 +104,7 @@ func TestContainerNamespaces(t *testing.T) {
 			if s.Annotations[GroupAnnotation] != "sb" {
 				t.Error("container not grouped with its sandbox's shim")
 			}
-			if s.Linux.CgroupsPath != "/minikubelet/poduid-1/c1" {
+			if s.Linux.CgroupsPath != "/minikubelet/besteffort/poduid-1/c1" {
 				t.Errorf("cgroup %s", s.Linux.CgroupsPath)
 			}
 			var shm, hosts int

@@ -312,7 +312,11 @@ func unmountUnder(dir string) error {
 // hierarchy (cgroup v1 has one per controller; v2 one).
 func podCgroupDirs(uid string) []string {
 	var dirs []string
-	for _, pattern := range []string{"/sys/fs/cgroup/minikubelet/pod" + uid, "/sys/fs/cgroup/*/minikubelet/pod" + uid} {
+	var patterns []string
+	for _, qos := range []string{"", "burstable/", "besteffort/"} {
+		patterns = append(patterns, "/sys/fs/cgroup/minikubelet/"+qos+"pod"+uid, "/sys/fs/cgroup/*/minikubelet/"+qos+"pod"+uid)
+	}
+	for _, pattern := range patterns {
 		m, _ := filepath.Glob(pattern)
 		for _, d := range m {
 			if fi, err := os.Stat(d); err == nil && fi.IsDir() {

@@ -112,8 +112,12 @@ func TestSeedNginxExample(t *testing.T) {
 	t.Run("cgroup limits", func(t *testing.T) {
 		id := containerID(t, containerStatus(t, pod, "nginx"))
 		// cgroup v1 (this project's CI machine): one hierarchy per
-		// controller, cgroupfs paths /minikubelet/pod<uid>/<container>.
-		rel := filepath.Join("minikubelet", "pod"+string(pod.UID), id)
+		// controller, cgroupfs paths laid out by QoS class as the kubelet's
+		// kubepods: a Burstable pod is /minikubelet/burstable/pod<uid>.
+		if pod.Status.QOSClass != "Burstable" {
+			t.Errorf("qosClass %q, want Burstable", pod.Status.QOSClass)
+		}
+		rel := filepath.Join("minikubelet", "burstable", "pod"+string(pod.UID), id)
 		checks := []struct{ file, want string }{
 			{"memory/" + rel + "/memory.limit_in_bytes", "536870912"}, // 512Mi
 			{"cpu/" + rel + "/cpu.cfs_quota_us", "50000"},             // 500m of a 100ms period
