@@ -53,29 +53,38 @@ func (w *worker) terminate(ctx context.Context) {
 
 func (w *worker) teardown(ctx context.Context, obs observed) error {
 	grace := w.gracePeriod()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for name, s := range obs.containers {
-		for _, c := range s {
-			if c.State != runtime.StateRunning {
-				continue
-			}
-			w.event(name, v1.EventTypeNormal, "Killing", "Stopping container "+name)
-			wg.Add(1)
-			go func(c runtime.Container) {
-				defer wg.Done()
-				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}(c)
+	deadline := w.m.o.Clock.Now().Add(grace)
+	// App containers (and anything not a sidecar) stop together first;
+	// sidecars then stop one by one in reverse order, so they serve the
+	// app containers until those are gone, as the kubelet does.
+	var sidecars []string
+	for _, c := range w.pod.Spec.InitContainers {
+		if isSidecar(&c) {
+			sidecars = append([]string{c.Name}, sidecars...)
 		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	isSidecarName := map[string]bool{}
+	for _, n := range sidecars {
+		isSidecarName[n] = true
+	}
+	var first []string
+	for name := range obs.containers {
+		if !isSidecarName[name] {
+			first = append(first, name)
+		}
+	}
+	if err := w.stopGroup(ctx, obs, first, grace); err != nil {
 		return err
+	}
+	for _, name := range sidecars {
+		// Sidecars share what is left of the pod's grace period.
+		left := deadline.Sub(w.m.o.Clock.Now())
+		if left < 2*time.Second {
+			left = 2 * time.Second
+		}
+		if err := w.stopGroup(ctx, obs, []string{name}, left); err != nil {
+			return err
+		}
 	}
 	for _, s := range obs.containers {
 		for _, c := range s {
@@ -93,6 +102,33 @@ func (w *worker) teardown(ctx context.Context, obs observed) error {
 		}
 	}
 	return w.m.o.Sandboxes.Cleanup(string(w.pod.UID))
+}
+
+// stopGroup stops the running attempts of the named containers in
+// parallel.
+func (w *worker) stopGroup(ctx context.Context, obs observed, names []string, grace time.Duration) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, name := range names {
+		for _, c := range obs.containers[name] {
+			if c.State != runtime.StateRunning {
+				continue
+			}
+			w.event(name, v1.EventTypeNormal, "Killing", "Stopping container "+name)
+			wg.Add(1)
+			go func(c runtime.Container) {
+				defer wg.Done()
+				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}(c)
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // removeLog deletes an attempt's log file and its rotated parts.
