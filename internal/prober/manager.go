@@ -13,8 +13,9 @@ import (
 type Options struct {
 	// Execer runs exec probes; without one they never run (and never fail).
 	Execer Execer
-	// Dial returns the dialer into a pod's network namespace; it is used for
-	// targets without a PodIP and may be nil if every target has one.
+	// Dial returns the dialer into a pod's network namespace. AddContainer
+	// calls it once per attempt whose Target has no PodIP; it may be nil if
+	// every target has one.
 	Dial func(podUID types.UID) Dialer
 	// Clock drives periods and initial delays; nil means the real clock.
 	Clock clock.WithTicker
@@ -93,24 +94,41 @@ func NewManager(o Options) *Manager {
 // AddContainer starts the workers of a running container attempt, one per
 // probe kind it declares, and seeds their initial results (readiness
 // Failure, liveness Success, startup Unknown; not published). It does
-// nothing for an attempt it already runs, for a Target without Container or
-// ContainerID, or after Stop. The Target's pod and container are copied.
+// nothing for an attempt it already runs, for a container without probes,
+// for a Target without Container or ContainerID, or after Stop. The
+// Target's pod and container are copied.
 func (m *Manager) AddContainer(t Target) {
+	m.add(t, true)
+}
+
+// add registers an attempt and its workers and seeds their results. It
+// starts the workers only if start is set: tests drive their doProbe
+// themselves. It returns nil when there is nothing to run.
+func (m *Manager) add(t Target, start bool) *attempt {
 	if t.Container == nil || t.ContainerID == "" {
 		m.log.Error("add container without container or id", zap.String("pod", t.Namespace+"/"+t.PodName))
-		return
+		return nil
 	}
 	t.Container = t.Container.DeepCopy()
 	t.Pod = t.Pod.DeepCopy()
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.stopped || m.attempts[t.ContainerID] != nil {
-		return
+	var hasProbe bool
+	for _, k := range kinds {
+		hasProbe = hasProbe || k.probe(t.Container) != nil
 	}
+	if !hasProbe {
+		return nil // no probes: nothing to run, nothing to remember
+	}
+
 	var dial Dialer
 	if t.PodIP == "" && m.dialFor != nil {
 		dial = m.dialFor(t.PodUID)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stopped || m.attempts[t.ContainerID] != nil {
+		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &attempt{cancel: cancel, workers: make(map[Kind]*worker)}
@@ -120,21 +138,27 @@ func (m *Manager) AddContainer(t Target) {
 		zap.String("container", t.Container.Name),
 		zap.String("containerID", t.ContainerID),
 	)
-	// Seed every result before any worker runs, so a liveness worker never
-	// finds its startup probe missing and takes that for "no startup probe".
+	// Seed every result before any worker runs: the store ignores results
+	// for probes it does not know, which is what keeps a worker finishing
+	// after RemoveContainer from resurrecting its attempt.
 	for _, k := range kinds {
 		if k.probe(t.Container) != nil {
 			m.results.seed(t.ContainerID, k, k.initial())
 			a.workers[k] = newWorker(m, k, t, dial, log)
 		}
 	}
-	for _, w := range a.workers {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			w.loop(ctx)
-		}()
+	if start {
+		// Under m.mu, so a concurrent RemoveContainer or Stop cannot Wait
+		// before these Adds.
+		for _, w := range a.workers {
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				w.loop(ctx)
+			}()
+		}
 	}
+	return a
 }
 
 // RemoveContainer stops the workers of an attempt (its container exited or

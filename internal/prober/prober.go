@@ -43,6 +43,7 @@ const (
 // kinds lists every Kind, in the order workers are started.
 var kinds = [...]Kind{Startup, Liveness, Readiness}
 
+// String returns "Liveness", "Readiness" or "Startup", as events say it.
 func (k Kind) String() string {
 	switch k {
 	case Liveness:
@@ -98,6 +99,7 @@ const (
 	Failure
 )
 
+// String returns "Unknown", "Success" or "Failure".
 func (r Result) String() string {
 	switch r {
 	case Success:
