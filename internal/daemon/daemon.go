@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
 		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
+		KubeVersion: strings.TrimPrefix(version.KubeletVersion, "v"),
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,
 			Max:     cfg.MaxContainerRestartPeriod.Duration,

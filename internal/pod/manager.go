@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/minikubelet/minikubelet/internal/lifecycle"
+	"github.com/minikubelet/minikubelet/internal/prober"
 	"github.com/minikubelet/minikubelet/internal/runtime"
 	"github.com/minikubelet/minikubelet/internal/sandbox"
 	"github.com/minikubelet/minikubelet/internal/status"
@@ -45,6 +46,11 @@ type Options struct {
 	// Resync is how often every worker re-checks the runtime even without
 	// events, as a safety net (default 30 s).
 	Resync time.Duration
+	// NetNSDialer dials from inside a pinned network namespace, for probes
+	// of pods without a pod IP (default sandbox.DialInNetNS).
+	NetNSDialer func(netnsPath string) prober.Dialer
+	// KubeVersion is sent in probes' User-Agent (kube-probe/<version>).
+	KubeVersion string
 }
 
 // Sandboxes is what workers need of pod sandboxes; *sandbox.Manager
@@ -76,6 +82,10 @@ type Manager struct {
 	last map[string]*worker
 	// ids routes runtime events to the worker owning a container.
 	ids map[string]*worker
+	// sandboxes is each pod's running sandbox, for probe dialers.
+	sandboxes map[types.UID]string
+
+	prober *prober.Manager
 
 	// ctx is what workers run under; it ends when Run's context does.
 	ctx    context.Context
@@ -92,16 +102,79 @@ func NewManager(o Options) *Manager {
 	if o.BackOff == (lifecycle.BackOff{}) {
 		o.BackOff = lifecycle.DefaultBackOff()
 	}
+	if o.NetNSDialer == nil {
+		o.NetNSDialer = func(path string) prober.Dialer { return sandbox.DialInNetNS(path) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
-		ctx:    ctx,
-		cancel: cancel,
-		o:      o,
-		log:    o.Logger.Named("pod"),
-		live:   map[types.UID]*worker{},
-		dying:  map[*worker]struct{}{},
-		last:   map[string]*worker{},
-		ids:    map[string]*worker{},
+	m := &Manager{
+		ctx:       ctx,
+		cancel:    cancel,
+		o:         o,
+		log:       o.Logger.Named("pod"),
+		live:      map[types.UID]*worker{},
+		dying:     map[*worker]struct{}{},
+		last:      map[string]*worker{},
+		ids:       map[string]*worker{},
+		sandboxes: map[types.UID]string{},
+	}
+	m.prober = prober.NewManager(prober.Options{
+		Execer:      o.Runtime,
+		Dial:        m.probeDialer,
+		Clock:       o.Clock,
+		Logger:      o.Logger.Named("prober"),
+		KubeVersion: o.KubeVersion,
+		Report:      m.reportProbe,
+	})
+	return m
+}
+
+// probeDialer dials inside the pod's current sandbox network namespace.
+func (m *Manager) probeDialer(uid types.UID) prober.Dialer {
+	m.mu.Lock()
+	id := m.sandboxes[uid]
+	m.mu.Unlock()
+	return m.o.NetNSDialer(m.o.Sandboxes.NetNSPath(id))
+}
+
+// setSandbox records the pod's running sandbox.
+func (m *Manager) setSandbox(uid types.UID, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id == "" {
+		delete(m.sandboxes, uid)
+		return
+	}
+	m.sandboxes[uid] = id
+}
+
+// workerByUID returns the worker of a pod, live or dying.
+func (m *Manager) workerByUID(uid types.UID) *worker {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := m.live[uid]; w != nil {
+		return w
+	}
+	for w := range m.dying {
+		if w.pod.UID == uid {
+			return w
+		}
+	}
+	return nil
+}
+
+// reportProbe turns every failed probe attempt into an Unhealthy event (and
+// a successful one with a warning into ProbeWarning), worded as the
+// kubelet's. It runs on probe workers and must not block.
+func (m *Manager) reportProbe(u prober.Update) {
+	w := m.workerByUID(u.PodUID)
+	if w == nil || u.Message == "" {
+		return
+	}
+	switch u.Result {
+	case prober.Failure:
+		w.event(u.Container, v1.EventTypeWarning, "Unhealthy", u.Message)
+	case prober.Success:
+		w.event(u.Container, v1.EventTypeWarning, "ProbeWarning", u.Message)
 	}
 }
 
@@ -204,6 +277,9 @@ func (m *Manager) finished(w *worker) {
 	if m.live[w.pod.UID] == w {
 		delete(m.live, w.pod.UID)
 	}
+	if m.live[w.pod.UID] == nil {
+		delete(m.sandboxes, w.pod.UID)
+	}
 	k := key(w.pod.Namespace, w.pod.Name)
 	if m.last[k] == w {
 		delete(m.last, k)
@@ -226,7 +302,9 @@ func (m *Manager) track(id string, w *worker) {
 // return. Pods keep running: stopping the daemon does not stop them.
 func (m *Manager) Run(ctx context.Context) {
 	defer m.cancel()
+	defer m.prober.Stop()
 	go func() { <-ctx.Done(); m.cancel() }()
+	go m.routeProbeResults(ctx)
 	resync := m.o.Clock.NewTicker(m.o.Resync)
 	defer resync.Stop()
 	for ctx.Err() == nil {
@@ -259,6 +337,24 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 	m.cancel()
 	m.wg.Wait()
+}
+
+// routeProbeResults wakes the worker of a pod whose probe result changed:
+// readiness changes its status, liveness and startup failures kill.
+func (m *Manager) routeProbeResults(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u, ok := <-m.prober.Updates():
+			if !ok {
+				return
+			}
+			if w := m.workerByUID(u.PodUID); w != nil {
+				w.poke()
+			}
+		}
+	}
 }
 
 func (m *Manager) handle(ctx context.Context, e runtime.Event) {

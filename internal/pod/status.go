@@ -82,6 +82,9 @@ type statusInput struct {
 	podIP     string
 	started   time.Time
 	sandboxOK bool
+	// probes gives running attempts' startup and readiness results; nil
+	// means no probes.
+	probes probeState
 }
 
 // terminatedState renders an exited attempt as the kubelet does.
@@ -120,9 +123,13 @@ func containerStatus(in statusInput, c *v1.Container, defaultWaiting string) v1.
 	switch {
 	case cur != nil && cur.State == runtime.StateRunning:
 		st.State.Running = &v1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
-		t := true
-		st.Started = &t
-		st.Ready = true
+		started, ready := true, true
+		if in.probes != nil {
+			started = in.probes.Started(cur.ID)
+			ready = started && in.probes.Ready(cur.ID)
+		}
+		st.Started = &started
+		st.Ready = ready
 		if prev != nil && prev.State == runtime.StateExited {
 			st.LastTerminationState.Terminated = terminatedState(prev)
 		}

@@ -48,7 +48,19 @@ func (w *worker) sync(ctx context.Context) time.Time {
 		}
 	}
 	if sb == nil {
+		w.m.setSandbox(w.pod.UID, "")
 		return due
+	}
+	w.m.setSandbox(w.pod.UID, sb.ID)
+	if w.syncProbes(ctx, obs) {
+		// A container was killed for failing a probe: record its exit so
+		// the restart policy sees it in this pass.
+		if obs, err = w.list(ctx); err == nil && w.recordExits(ctx, obs) {
+			obs, err = w.list(ctx)
+		}
+		if err != nil {
+			return w.m.o.Clock.Now().Add(time.Second)
+		}
 	}
 	initDone := true
 	for i := range w.pod.Spec.InitContainers {

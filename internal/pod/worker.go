@@ -40,6 +40,8 @@ type worker struct {
 	sandboxDue   time.Time
 	started      time.Time
 	lastStatus   *v1.PodStatus
+	// probed are the attempts the prober watches.
+	probed map[string]bool
 	// deletedAt is set once termination starts.
 	deletedAt *metav1.Time
 }
@@ -57,6 +59,7 @@ func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
 		waiting: map[string]waiting{},
 		steps:   map[string]int{},
 		due:     map[string]time.Time{},
+		probed:  map[string]bool{},
 	}
 }
 
@@ -156,6 +159,7 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		hostIP:    w.m.o.HostIP,
 		started:   started,
 		sandboxOK: sandboxOK,
+		probes:    w.m.prober,
 	})
 	w.lastStatus = &st
 	p := w.pod.DeepCopy()

@@ -120,7 +120,8 @@ func (c *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 	if ctx.Err() != nil {
 		return out.Bytes(), -1, ctx.Err()
 	}
-	return out.Bytes(), -1, fmt.Errorf("%w after %s", ErrExecTimeout, timeout)
+	// Also a deadline error, so callers can treat it like any timeout.
+	return out.Bytes(), -1, fmt.Errorf("%w after %s: %w", ErrExecTimeout, timeout, context.DeadlineExceeded)
 }
 
 func newExecID() string {

@@ -110,7 +110,7 @@ type Container struct {
 }
 
 // Attempt returns the container's attempt number from its labels.
-func (c *Container) Attempt() int {
+func (c Container) Attempt() int {
 	n, _ := strconv.Atoi(c.Labels[LabelAttempt])
 	return n
 }
