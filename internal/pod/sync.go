@@ -90,6 +90,12 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	}
 	if obs, err = w.list(ctx); err != nil {
 		w.log.Error("list pod containers", zap.Error(err))
+		return due
+	}
+	// Containers started in this pass get their probes now, not at the
+	// next event: initialDelaySeconds counts from their start.
+	if w.syncProbes(ctx, obs) {
+		w.poke()
 	}
 	return due
 }
