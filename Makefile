@@ -15,7 +15,7 @@ BUSYBOX ?= /bin/busybox
 # The e2e packages need root and containerd; unit tests are everything else.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/e2e')
 
-.PHONY: all build minikubelet pause test-unit test e2e demo demo-stop images clean
+.PHONY: all build minikubelet pause test-unit test e2e bench demo demo-stop images clean
 
 all: build
 
@@ -44,6 +44,10 @@ test:
 # Only the end-to-end tests (root), without the unit tests.
 e2e:
 	hack/test.sh e2e
+
+# Benchmarks: they print figures (root, a few minutes); see docs/benchmarks.md.
+bench:
+	hack/test.sh bench
 
 demo:
 	hack/demo.sh

@@ -6,7 +6,9 @@
 # again; this script only adds a last-resort cleanup for a test binary that
 # died before its own cleanup ran (go test's -timeout panics past defers).
 #
-# usage: hack/test.sh [all|unit|e2e]     (default all)
+# usage: hack/test.sh [all|unit|e2e|bench]     (default all)
+#   bench: the benchmarks (Go benchmarks of the probers, then the probe load
+#   bench against a real containerd); they print figures, never fail on time.
 set -euo pipefail
 
 # shellcheck source=hack/lib.sh
@@ -15,8 +17,8 @@ cd "$REPO_ROOT"
 
 what=${1:-all}
 case $what in
-all | unit | e2e) ;;
-*) die "usage: $0 [all|unit|e2e]" ;;
+all | unit | e2e | bench) ;;
+*) die "usage: $0 [all|unit|e2e|bench]" ;;
 esac
 
 ensure_go
@@ -70,6 +72,15 @@ if [[ $what == all || $what == e2e ]]; then
 	E2E_DIR=$(mktemp -d /tmp/mkle2e.XXXXXX)
 	MINIKUBELET_E2E=1 MINIKUBELET_E2E_DIR=$E2E_DIR MINIKUBELET_E2E_BIN=$REPO_ROOT/bin \
 		go test -count=1 -v -timeout 15m ./test/e2e/ ./internal/ocibuild/ || rc=1
+fi
+
+if [[ $what == bench ]]; then
+	log "prober benchmarks (in-process loopback servers)"
+	go test -run '^$' -bench 'BenchmarkProbe' -benchmem -count 3 ./internal/prober/ || rc=1
+	log "probe load bench (100 containers on a private containerd)"
+	E2E_DIR=$(mktemp -d /tmp/mkle2e.XXXXXX)
+	MINIKUBELET_E2E=1 MINIKUBELET_BENCH=1 MINIKUBELET_E2E_DIR=$E2E_DIR MINIKUBELET_E2E_BIN=$REPO_ROOT/bin \
+		go test -count=1 -v -timeout 30m -run 'TestBenchProbeLoad' ./test/e2e/ || rc=1
 fi
 
 if ((rc == 0)); then

@@ -79,7 +79,14 @@ func (w *worker) sync(ctx context.Context) time.Time {
 		if isSidecar(c) {
 			policy = v1.RestartPolicyAlways
 		}
-		soonest(w.syncContainer(ctx, obs, sb, c, policy))
+		next := w.syncContainer(ctx, obs, sb, c, policy)
+		soonest(next)
+		if isSidecar(c) && next.IsZero() {
+			// A sidecar only has to start: look again at once, so the
+			// next init container (or the app) starts without waiting
+			// for an event that will not come.
+			w.poke()
+		}
 		initDone = false
 		break
 	}

@@ -163,17 +163,21 @@ func numericUser(u string) (specs.User, error) {
 // 100 ms period, memory limits a hard limit.
 func Resources(r v1.ResourceRequirements) *specs.LinuxResources {
 	out := &specs.LinuxResources{}
+	// Shares come from the request (else the limit); with neither, the
+	// minimum of 2, so a BestEffort container yields to every other one
+	// instead of getting the kernel's default 1024.
+	milli := int64(0)
 	if q, ok := r.Requests[v1.ResourceCPU]; ok {
-		shares := uint64(q.MilliValue() * 1024 / 1000)
-		if shares < 2 {
-			shares = 2
-		}
-		out.CPU = &specs.LinuxCPU{Shares: &shares}
+		milli = q.MilliValue()
+	} else if q, ok := r.Limits[v1.ResourceCPU]; ok {
+		milli = q.MilliValue()
 	}
+	shares := uint64(milli * 1024 / 1000)
+	if shares < 2 {
+		shares = 2
+	}
+	out.CPU = &specs.LinuxCPU{Shares: &shares}
 	if q, ok := r.Limits[v1.ResourceCPU]; ok {
-		if out.CPU == nil {
-			out.CPU = &specs.LinuxCPU{}
-		}
 		period := uint64(100000)
 		quota := q.MilliValue() * int64(period) / 1000
 		// The kernel refuses quotas under 1 ms.

@@ -162,3 +162,9 @@ func TestHostnameTruncated(t *testing.T) {
 		t.Fatalf("hostname %q", h)
 	}
 }
+
+func TestBestEffortShares(t *testing.T) {
+	if r := Resources(v1.ResourceRequirements{}); r.CPU == nil || *r.CPU.Shares != 2 {
+		t.Fatalf("BestEffort shares %+v, want 2", r.CPU)
+	}
+}

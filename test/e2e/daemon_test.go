@@ -32,6 +32,9 @@ type daemon struct {
 	logPath                       string
 	client                        *api.Client
 
+	// extraArgs are appended to the daemon's flags (a later flag wins).
+	extraArgs []string
+
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error // the exit, once exited is closed
@@ -41,7 +44,7 @@ var daemonSeq atomic.Int32
 
 // startDaemon starts a daemon for t and waits until it serves; it is
 // stopped, and whatever it left removed, when t ends.
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T, extraArgs ...string) *daemon {
 	t.Helper()
 	e := requireEnv(t)
 	n := daemonSeq.Add(1)
@@ -64,6 +67,7 @@ func startDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	d.client = api.NewClient(d.socket)
+	d.extraArgs = extraArgs
 	t.Cleanup(d.cleanup)
 	d.start()
 	return d
@@ -91,6 +95,7 @@ func (d *daemon) start() {
 		"--log-level", "debug",
 		"--log-format", "console",
 	)
+	d.cmd.Args = append(d.cmd.Args, d.extraArgs...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	// The daemon dies with the test binary; its pods stay (as with the
 	// kubelet) and the teardown or hack/test.sh removes them.
