@@ -2,7 +2,6 @@ package pod
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -87,8 +86,8 @@ func (w *worker) killUnhealthy(ctx context.Context, c *v1.Container, a runtime.C
 		grace = time.Duration(*probe.TerminationGracePeriodSeconds) * time.Second
 	}
 	w.unprobe(a.ID)
-	w.event(c.Name, v1.EventTypeNormal, "Killing", fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, what))
-	if err := w.m.o.Runtime.StopContainer(ctx, a.ID, stopSignal(a), grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+	msg := fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, what)
+	if err := w.killContainer(ctx, c.Name, a, grace, msg); err != nil {
 		w.log.Error("kill unhealthy container", zap.String("container", a.ID), zap.Error(err))
 	}
 }

@@ -144,6 +144,9 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	} else {
 		delete(w.waiting, c.Name)
 		w.event(c.Name, v1.EventTypeNormal, "Started", "Started container "+c.Name)
+		if !w.runPostStart(ctx, c, id) {
+			w.poke()
+		}
 	}
 	w.pruneAttempts(ctx, obs, c.Name, attempt)
 	return time.Time{}

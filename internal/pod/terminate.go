@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/minikubelet/minikubelet/internal/runtime"
@@ -109,7 +108,7 @@ func (w *worker) teardown(ctx context.Context, obs observed) error {
 }
 
 // stopGroup stops the running attempts of the named containers in
-// parallel.
+// parallel, each through its preStop hook.
 func (w *worker) stopGroup(ctx context.Context, obs observed, names []string, grace time.Duration) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -119,16 +118,15 @@ func (w *worker) stopGroup(ctx context.Context, obs observed, names []string, gr
 			if c.State != runtime.StateRunning {
 				continue
 			}
-			w.event(name, v1.EventTypeNormal, "Killing", "Stopping container "+name)
 			wg.Add(1)
-			go func(c runtime.Container) {
+			go func(name string, c runtime.Container) {
 				defer wg.Done()
-				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				if err := w.killContainer(ctx, name, c, grace, "Stopping container "+name); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
 				}
-			}(c)
+			}(name, c)
 		}
 	}
 	wg.Wait()

@@ -1,0 +1,126 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/lifecycle"
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// minStopGrace is what the stop signal always gets, however much of the
+// grace period a preStop hook used, as in the kubelet.
+const minStopGrace = 2 * time.Second
+
+// containerSpec finds a container of the pod by name.
+func (w *worker) containerSpec(name string) *v1.Container {
+	for i := range w.pod.Spec.InitContainers {
+		if w.pod.Spec.InitContainers[i].Name == name {
+			return &w.pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range w.pod.Spec.Containers {
+		if w.pod.Spec.Containers[i].Name == name {
+			return &w.pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// hookTarget is where a container attempt's hooks go.
+func (w *worker) hookTarget(c *v1.Container, id string) lifecycle.HookTarget {
+	ver := w.m.o.KubeVersion
+	if ver == "" {
+		ver = "1.37"
+	}
+	return lifecycle.HookTarget{
+		Pod: w.pod, Container: c, ContainerID: id,
+		PodIP:     w.probeIP(),
+		Dial:      w.m.probeDialer(w.pod.UID),
+		UserAgent: "kube-lifecycle/" + ver,
+	}
+}
+
+// killContainer stops one attempt the kubelet's way: the Killing event,
+// the preStop hook bounded by the grace period, then the stop signal with
+// what is left of it (at least 2 s), then SIGKILL of every process.
+// Callers stop the attempt's probes first; it runs concurrently for the
+// containers of a pod, so it touches no worker state but events.
+func (w *worker) killContainer(ctx context.Context, name string, a runtime.Container, grace time.Duration, message string) error {
+	w.event(name, v1.EventTypeNormal, "Killing", message)
+	start := w.m.o.Clock.Now()
+	if c := w.containerSpec(name); c != nil && c.Lifecycle != nil && c.Lifecycle.PreStop != nil && a.State == runtime.StateRunning {
+		hctx, cancel := context.WithTimeout(ctx, grace)
+		out, err := lifecycle.RunHook(hctx, c.Lifecycle.PreStop, w.hookTarget(c, a.ID), w.m.o.Runtime, w.m.o.Clock)
+		cancel()
+		w.log.Debug("preStop hook ran", zap.String("container", name), zap.String("output", out), zap.Error(err))
+		if err != nil {
+			w.event(name, v1.EventTypeWarning, "FailedPreStopHook", fmt.Sprintf("PreStopHook failed: %v", err))
+		}
+	}
+	left := grace - w.m.o.Clock.Since(start)
+	if left < minStopGrace {
+		left = minStopGrace
+	}
+	if err := w.m.o.Runtime.StopContainer(ctx, a.ID, stopSignal(a), left); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// runPostStart runs a started attempt's postStart hook. The worker waits
+// for it (the container is not reported running or probed before it
+// returns), but a kill of the pod cancels it. On failure the attempt is
+// killed and waits with PostStartHookError; the restart policy follows.
+func (w *worker) runPostStart(ctx context.Context, c *v1.Container, id string) bool {
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		return true
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-w.killed:
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
+	out, err := lifecycle.RunHook(hctx, c.Lifecycle.PostStart, w.hookTarget(c, id), w.m.o.Runtime, w.m.o.Clock)
+	// The output stays in the daemon's debug log: hooks may print secrets.
+	w.log.Debug("postStart hook ran", zap.String("container", c.Name), zap.String("output", out), zap.Error(err))
+	if err == nil {
+		return true
+	}
+	msg := fmt.Sprintf("PostStartHook failed: %v", err)
+	w.event(c.Name, v1.EventTypeWarning, "FailedPostStartHook", msg)
+	a := runtime.Container{ID: id, State: runtime.StateRunning}
+	if cur, ok := w.attempt(ctx, id); ok {
+		a = cur
+	}
+	if err := w.killContainer(ctx, c.Name, a, w.gracePeriod(), fmt.Sprintf("Container %s failed its postStart hook, will be killed", c.Name)); err != nil {
+		w.log.Error("kill container after failed postStart hook", zap.String("container", id), zap.Error(err))
+	}
+	w.waiting[c.Name] = waiting{Reason: "PostStartHookError", Message: msg}
+	return false
+}
+
+// attempt looks one container up in the runtime.
+func (w *worker) attempt(ctx context.Context, id string) (runtime.Container, bool) {
+	obs, err := w.list(ctx)
+	if err != nil {
+		return runtime.Container{}, false
+	}
+	for _, s := range obs.containers {
+		for _, c := range s {
+			if c.ID == id {
+				return c, true
+			}
+		}
+	}
+	return runtime.Container{}, false
+}
