@@ -1,0 +1,50 @@
+package pod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// ensureImage makes the container's image available as imagePullPolicy
+// says, recording the kubelet's events. A failure is returned with the
+// waiting reason to show.
+func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Image, *waiting) {
+	rt := w.m.o.Runtime
+	if _, err := runtime.NormalizeImageRef(c.Image); err != nil {
+		msg := fmt.Sprintf("Failed to apply default image tag %q: %v", c.Image, err)
+		w.event(c.Name, v1.EventTypeWarning, "InspectFailed", msg)
+		return nil, &waiting{Reason: "InvalidImageName", Message: msg}
+	}
+	img, err := rt.GetImage(ctx, c.Image)
+	present := err == nil
+	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		return nil, &waiting{Reason: "ErrImagePull", Message: err.Error()}
+	}
+	switch {
+	case c.ImagePullPolicy == v1.PullNever && !present:
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		w.event(c.Name, v1.EventTypeWarning, "ErrImageNeverPull", msg)
+		return nil, &waiting{Reason: "ErrImageNeverPull", Message: msg}
+	case present && c.ImagePullPolicy != v1.PullAlways:
+		w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+		return img, nil
+	}
+	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+	start := w.m.o.Clock.Now()
+	img, err = rt.PullImage(ctx, c.Image)
+	if err != nil {
+		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
+		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		return nil, &waiting{Reason: "ErrImagePull", Message: msg}
+	}
+	took := w.m.o.Clock.Since(start).Round(time.Millisecond)
+	w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.", c.Image, took, img.Size))
+	return img, nil
+}
