@@ -11,6 +11,10 @@ import (
 	"github.com/minikubelet/minikubelet/internal/runtime"
 )
 
+// imagePullBackOffAfter is how long a failed pull shows as ErrImagePull
+// before the container waits with ImagePullBackOff.
+const imagePullBackOffAfter = 2 * time.Second
+
 // ensureImage makes the container's image available as imagePullPolicy
 // says, recording the kubelet's events. A failure is returned with the
 // waiting reason to show.

@@ -349,3 +349,40 @@ func TestInitContainersRunInOrder(t *testing.T) {
 		t.Errorf("init statuses %+v", st.InitContainerStatuses)
 	}
 }
+
+func TestImagePullBackOff(t *testing.T) {
+	h := newHarness(t)
+	h.rt.InjectError("PullImage", fmt.Errorf("registry unreachable"))
+	p := testPod("pull", "u10", v1.RestartPolicyAlways, "c")
+	p.Spec.Containers[0].Image = "missing:1"
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	reason := func() string {
+		p := h.pod("u10")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+			return ""
+		}
+		return p.Status.ContainerStatuses[0].State.Waiting.Reason
+	}
+	h.waitFor("ErrImagePull", func() bool {
+		r := reason()
+		if r != "ErrImagePull" {
+			t.Logf("reason %q", r)
+		}
+		return r == "ErrImagePull"
+	})
+	h.clock.Step(2 * time.Second)
+	h.waitFor("ImagePullBackOff", func() bool { return reason() == "ImagePullBackOff" })
+	if !h.hasEvent("BackOff", `Back-off pulling image "missing:1"`) {
+		t.Error("no BackOff event")
+	}
+	pulls := h.rt.CountCalls("PullImage")
+	h.clock.Step(5 * time.Second)
+	time.Sleep(20 * time.Millisecond)
+	if h.rt.CountCalls("PullImage") != pulls {
+		t.Fatal("pulled again before the 10 s back-off")
+	}
+	h.rt.InjectError("PullImage", nil)
+	h.rt.AddImage("missing:1")
+	h.clock.Step(5 * time.Second)
+	h.waitFor("running after the back-off", func() bool { return h.phase("u10") == v1.PodRunning })
+}

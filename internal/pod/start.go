@@ -35,7 +35,7 @@ func (w *worker) logPath(container string, attempt int) string {
 func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
 	now := w.m.o.Clock.Now()
 	retry := func(reason, msg string) time.Time {
-		w.waiting[c.Name] = waiting{Reason: reason, Message: msg}
+		w.waiting[c.Name] = waiting{Reason: reason, Message: msg, Since: now}
 		w.steps[c.Name+"/setup"]++
 		d := lifecycle.Delay(w.steps[c.Name+"/setup"], w.m.o.BackOff)
 		w.due[c.Name] = now.Add(d)
@@ -43,7 +43,15 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	}
 	img, wt := w.ensureImage(ctx, c)
 	if wt != nil {
-		return retry(wt.Reason, wt.Message)
+		due := retry(wt.Reason, wt.Message)
+		if wt.Reason == "ErrImagePull" {
+			// ErrImagePull shows for a moment, then ImagePullBackOff until
+			// the retry, as kubectl users know it.
+			if flip := now.Add(imagePullBackOffAfter); flip.Before(due) {
+				return flip
+			}
+		}
+		return due
 	}
 	id := newID()
 	paths := w.m.o.Sandboxes.PodPaths(string(w.pod.UID))

@@ -69,6 +69,9 @@ func (o observed) previous(name string) *runtime.Container {
 // (a failed pull, a scheduled restart).
 type waiting struct {
 	Reason, Message string
+	// Since is when the reason was set (used to time ErrImagePull's turn
+	// into ImagePullBackOff).
+	Since time.Time
 }
 
 // statusInput is everything the pod status is computed from.

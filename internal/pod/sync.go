@@ -198,6 +198,15 @@ func (w *worker) syncContainer(ctx context.Context, obs observed, sb *runtime.Co
 	now := w.m.o.Clock.Now()
 	cur := obs.latest(c.Name)
 	if due, ok := w.due[c.Name]; ok && now.Before(due) {
+		if wt := w.waiting[c.Name]; wt.Reason == "ErrImagePull" {
+			flip := wt.Since.Add(imagePullBackOffAfter)
+			if now.Before(flip) {
+				return flip
+			}
+			msg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+			w.waiting[c.Name] = waiting{Reason: "ImagePullBackOff", Message: msg, Since: now}
+			w.event(c.Name, v1.EventTypeNormal, "BackOff", msg)
+		}
 		return due
 	}
 	attempt := 0
