@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -39,6 +40,9 @@ type Config struct {
 	ContainerLogMaxSize  string          `json:"container-log-max-size"`
 	ContainerLogMaxFiles int             `json:"container-log-max-files"`
 	EmbeddedContainerd   bool            `json:"embedded-containerd"`
+	// ImageArchiveDir holds image archives imported at startup and when
+	// they appear; empty means <state-dir>/images.
+	ImageArchiveDir string `json:"image-archive-dir"`
 	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
 	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
 	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
@@ -98,6 +102,7 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.Var(durationValue{&c.RescanPeriod}, "rescan-period", "how often the manifest directory is rescanned in full")
 	fs.StringVar(&c.ContainerLogMaxSize, "container-log-max-size", c.ContainerLogMaxSize, "size at which a container log file is rotated")
 	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", c.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
+	fs.StringVar(&c.ImageArchiveDir, "image-archive-dir", c.ImageArchiveDir, "directory of image archives (*.tar, *.tar.gz, *.tar.zst) to import, for nodes without a registry (default <state-dir>/images)")
 	fs.Var(durationValue{&c.MaxContainerRestartPeriod}, "max-container-restart-period", "longest crash-loop back-off between restarts of a failing container")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
@@ -180,4 +185,12 @@ func (c *Config) LogMaxSize() (int64, error) {
 		return 0, fmt.Errorf("container-log-max-size: %q is under 1Ki", c.ContainerLogMaxSize)
 	}
 	return q.Value(), nil
+}
+
+// ImageArchives is the image archive directory in force.
+func (c *Config) ImageArchives() string {
+	if c.ImageArchiveDir != "" {
+		return c.ImageArchiveDir
+	}
+	return filepath.Join(c.StateDir, "images")
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/minikubelet/minikubelet/internal/api"
 	"github.com/minikubelet/minikubelet/internal/config"
+	"github.com/minikubelet/minikubelet/internal/imagedir"
 	"github.com/minikubelet/minikubelet/internal/lifecycle"
 	"github.com/minikubelet/minikubelet/internal/manifest"
 	"github.com/minikubelet/minikubelet/internal/pod"
@@ -121,6 +122,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Clock: clk, Logger: log.Named("manifest"),
 	})
 	go src.Run(runCtx, updates)
+	archives := imagedir.New(imagedir.Options{
+		Dir: cfg.ImageArchives(), Clock: clk, Logger: log.Named("image-archives"),
+		Import: func(ctx context.Context, path string) ([]runtime.Image, error) {
+			return imagedir.ImportFile(ctx, rt, path)
+		},
+	})
+	go archives.Run(runCtx)
 
 	serving.Store(true)
 	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {

@@ -1,0 +1,205 @@
+// Package imagedir imports image archives dropped into a directory, for
+// nodes without registry access (as k3s does for air-gapped nodes): every
+// OCI or Docker archive (*.tar, *.tar.gz, *.tgz, *.tar.zst) found there at
+// startup or written later is imported into containerd and unpacked.
+package imagedir
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/pkg/archive/compression"
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+	"k8s.io/utils/clock"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// Archive reports whether a file name is an image archive to import.
+// Hidden files are skipped: tools write archives under a temporary dot
+// name and rename them when complete.
+func Archive(name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return false
+	}
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// fileState identifies one version of a file: an archive is imported once
+// per version, and only once it stopped changing.
+type fileState struct {
+	size  int64
+	mtime time.Time
+}
+
+// Options configure a Watcher.
+type Options struct {
+	Dir    string
+	Import func(ctx context.Context, path string) ([]runtime.Image, error)
+	Clock  clock.WithTicker
+	Logger *zap.Logger
+	// Settle is how long a file must keep its size and mtime before it is
+	// imported, so a half-written archive is not (default 2 s).
+	Settle time.Duration
+	// Rescan catches what inotify missed (default 30 s).
+	Rescan time.Duration
+}
+
+// Watcher imports archives from a directory.
+type Watcher struct {
+	o        Options
+	imported map[string]fileState
+	pending  map[string]fileState
+	seen     map[string]time.Time // when pending's state was first seen
+	failed   map[string]fileState
+}
+
+// New returns a Watcher; Run starts it.
+func New(o Options) *Watcher {
+	if o.Settle == 0 {
+		o.Settle = 2 * time.Second
+	}
+	if o.Rescan == 0 {
+		o.Rescan = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Watcher{o: o, imported: map[string]fileState{}, pending: map[string]fileState{}, seen: map[string]time.Time{}, failed: map[string]fileState{}}
+}
+
+// Run imports what is there, then follows the directory until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
+	log := w.o.Logger
+	if err := os.MkdirAll(w.o.Dir, 0o700); err != nil {
+		log.Error("create image archive directory", zap.String("dir", w.o.Dir), zap.Error(err))
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Error("watch image archive directory; relying on rescans", zap.Error(err))
+	} else {
+		defer fw.Close()
+		if err := fw.Add(w.o.Dir); err != nil {
+			log.Error("watch image archive directory; relying on rescans", zap.String("dir", w.o.Dir), zap.Error(err))
+		}
+	}
+	var events <-chan fsnotify.Event
+	if fw != nil {
+		events = fw.Events
+	}
+	rescan := w.o.Clock.NewTicker(w.o.Rescan)
+	defer rescan.Stop()
+	for {
+		next := w.scan(ctx)
+		var settle <-chan time.Time
+		if next > 0 {
+			settle = w.o.Clock.After(next)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-events:
+		case <-settle:
+		case <-rescan.C():
+		}
+	}
+}
+
+// scan looks at every archive: new or changed ones start settling, settled
+// ones are imported. It returns how long until the next settles (0: none).
+func (w *Watcher) scan(ctx context.Context) time.Duration {
+	entries, err := os.ReadDir(w.o.Dir)
+	if err != nil {
+		w.o.Logger.Warn("read image archive directory", zap.String("dir", w.o.Dir), zap.Error(err))
+		return 0
+	}
+	now := w.o.Clock.Now()
+	var next time.Duration
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && Archive(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		path := filepath.Join(w.o.Dir, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		st := fileState{size: fi.Size(), mtime: fi.ModTime()}
+		if w.imported[path] == st || w.failed[path] == st {
+			continue
+		}
+		if w.pending[path] != st {
+			// New or still changing: wait until it holds still.
+			w.pending[path] = st
+			w.seen[path] = now
+			if next == 0 || w.o.Settle < next {
+				next = w.o.Settle
+			}
+			continue
+		}
+		if now.Before(w.seen[path].Add(w.o.Settle)) {
+			if d := w.seen[path].Add(w.o.Settle).Sub(now); next == 0 || d < next {
+				next = d
+			}
+			continue
+		}
+		delete(w.pending, path)
+		delete(w.seen, path)
+		w.importFile(ctx, path, st)
+	}
+	return next
+}
+
+func (w *Watcher) importFile(ctx context.Context, path string, st fileState) {
+	log := w.o.Logger.With(zap.String("archive", path))
+	start := w.o.Clock.Now()
+	imgs, err := w.o.Import(ctx, path)
+	if err != nil {
+		// Kept so the same broken file is not retried until it changes.
+		w.failed[path] = st
+		log.Error("import image archive", zap.Error(err))
+		return
+	}
+	w.imported[path] = st
+	refs := make([]string, 0, len(imgs))
+	for _, i := range imgs {
+		refs = append(refs, i.Ref)
+	}
+	log.Info("imported image archive", zap.Strings("images", refs), zap.Duration("took", w.o.Clock.Since(start)))
+}
+
+// ImportFile opens an archive and imports it with rt.
+func ImportFile(ctx context.Context, rt runtime.Runtime, path string) ([]runtime.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The archive itself may be compressed (docker save | gzip, zstd);
+	// containerd's importer reads a plain tar.
+	r, err := compression.DecompressStream(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	defer r.Close()
+	imgs, err := rt.ImportImage(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return imgs, nil
+}
