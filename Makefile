@@ -15,7 +15,7 @@ BUSYBOX ?= /bin/busybox
 # The e2e packages need root and containerd; unit tests are everything else.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/e2e')
 
-.PHONY: all build minikubelet pause test-unit test e2e bench demo demo-stop images clean
+.PHONY: all build minikubelet pause test-unit test e2e bench demo demo-stop images clean install uninstall
 
 all: build
 
@@ -72,3 +72,23 @@ $(OUTPUT)/pause.tar: $(BIN)/minikubelet-pause
 
 clean:
 	rm -rf $(BIN) $(OUTPUT)
+
+# Install as a systemd service (root). DESTDIR and PREFIX as usual.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build
+	install -D -m 0755 $(BIN)/minikubelet $(DESTDIR)$(PREFIX)/bin/minikubelet
+	install -D -m 0755 $(BIN)/minikubelet-pause $(DESTDIR)$(PREFIX)/lib/minikubelet/pause
+	install -D -m 0644 configs/minikubelet.service $(DESTDIR)/etc/systemd/system/minikubelet.service
+	@# Never overwrite an operator's config.
+	test -e $(DESTDIR)/etc/minikubelet/config.yaml || install -D -m 0644 configs/config.yaml $(DESTDIR)/etc/minikubelet/config.yaml
+	install -d -m 0755 $(DESTDIR)/etc/minikubelet/manifests
+	@echo "installed; now: systemctl daemon-reload && systemctl enable --now minikubelet"
+
+# Removes what install put in place, but not /etc/minikubelet (config and
+# manifests are the operator's) nor /var/lib/minikubelet.
+uninstall:
+	-systemctl disable --now minikubelet 2>/dev/null
+	rm -f $(DESTDIR)$(PREFIX)/bin/minikubelet $(DESTDIR)$(PREFIX)/lib/minikubelet/pause
+	-rmdir $(DESTDIR)$(PREFIX)/lib/minikubelet 2>/dev/null
+	rm -f $(DESTDIR)/etc/systemd/system/minikubelet.service

@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	} else if ok {
 		log.Debug("notified systemd")
 	}
+	go watchdog(runCtx, b, log)
 	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
 
 	for {
@@ -174,6 +175,30 @@ func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *sta
 		// A rejected document may have no usable name, so the event is
 		// about the node; its message names the file and the reason.
 		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", msg)
+	}
+}
+
+// watchdog pings systemd's watchdog (WatchdogSec in the unit) at half its
+// interval while the daemon is healthy, so systemd restarts a daemon that
+// hangs; an unhealthy daemon stops pinging.
+func watchdog(ctx context.Context, b *backend, log *zap.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := b.Healthy(); err != nil {
+				log.Warn("unhealthy; not pinging the systemd watchdog", zap.Error(err))
+				continue
+			}
+			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		}
 	}
 }
 
