@@ -64,6 +64,8 @@ if [[ $what == all || $what == unit ]]; then
 	# Bounded well below go test's 10m default: a hung unit test must not eat
 	# the CI budget.
 	go test -timeout 4m "${pkgs[@]}" || rc=1
+	log "fuzzing the manifest parser (short run)"
+	go test -run '^$' -fuzz '^FuzzParseFile$' -fuzztime 15s ./internal/manifest/ || rc=1
 fi
 
 if [[ $what == all || $what == e2e ]]; then
