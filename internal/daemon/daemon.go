@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -38,23 +38,44 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	address, runcRoot := cfg.ContainerdAddress, cfg.RuncRoot
-	if !answers(address) {
-		if !cfg.EmbeddedContainerd {
-			return fmt.Errorf("nothing answers at containerd address %s (and embedded-containerd is off)", address)
-		}
-		log.Info("no containerd answers; starting an embedded one under the state dir", zap.String("address", address))
-		e, err := startEmbedded(ctx, cfg.StateDir, log)
-		if err != nil {
-			return err
-		}
-		defer e.stop()
-		address = e.address
-		if runcRoot == "" {
-			// Keep runc's state apart from a system containerd that might
-			// use the same namespace name.
-			runcRoot = filepath.Join(cfg.StateDir, "runc")
-		}
+	clk := clock.RealClock{}
+	store := status.NewStore(clk, 2000)
+	store.SetHost(cfg.NodeName)
+	// The API answers from the start — /healthz says why the daemon is not
+	// ready while containerd is missing — so an operator is never left
+	// guessing.
+	b := &backend{store: store}
+	b.setWaiting("starting")
+	srv, err := api.NewServer(api.ServerOptions{
+		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
+		Metrics: metricsHandler(store, b.runtimeHealthy), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = srv.Shutdown(sctx)
+		scancel()
+	}()
+	// systemd hears READY once the socket serves: from then on /healthz is
+	// the truth about containerd, and the watchdog watches the daemon
+	// itself, not containerd (which has its own unit).
+	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", zap.Error(err))
+	} else if ok {
+		log.Debug("notified systemd")
+	}
+	go watchdog(ctx, log)
+
+	address, runcRoot, embedded, err := connectContainerd(ctx, cfg, b, log)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	if embedded != nil {
+		defer embedded.stop()
 	}
 	rt, err := runtime.NewContainerd(runtime.Options{
 		Address: address, Namespace: cfg.ContainerdNamespace, Snapshotter: cfg.Snapshotter,
@@ -64,13 +85,20 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		return err
 	}
 	defer rt.Close()
-	if err := rt.Healthy(ctx); err != nil {
-		return err
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		err := rt.Healthy(ctx)
+		if err == nil {
+			break
+		}
+		b.setWaiting(err.Error())
+		log.Warn("containerd does not answer; retrying", zap.String("address", address), zap.Duration("in", delay), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
 	}
 
-	clk := clock.RealClock{}
-	store := status.NewStore(clk, 2000)
-	store.SetHost(cfg.NodeName)
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable for the container log writer: %w", err)
@@ -98,18 +126,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			Reset:   lifecycle.DefaultBackOffReset,
 		},
 	})
-
-	var serving atomic.Bool
-	b := &backend{store: store, pods: pods, rt: rt, serving: &serving}
-	srv, err := api.NewServer(api.ServerOptions{
-		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
-		Metrics: metricsHandler(store, rt), Logger: log,
-	})
-	if err != nil {
-		return err
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve() }()
+	b.ready(rt, pods)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -130,13 +147,6 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	})
 	go archives.Run(runCtx)
 
-	serving.Store(true)
-	if ok, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
-		log.Warn("notify systemd", zap.Error(err))
-	} else if ok {
-		log.Debug("notified systemd")
-	}
-	go watchdog(runCtx, b, log)
 	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
 
 	for {
@@ -144,11 +154,8 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		case <-ctx.Done():
 			log.Info("stopping; pods keep running")
 			_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
-			serving.Store(false)
+			b.setWaiting("stopping")
 			cancel()
-			sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
-			_ = srv.Shutdown(sctx)
-			scancel()
 			<-podsDone
 			return nil
 		case err := <-serveErr:
@@ -179,13 +186,14 @@ func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *sta
 }
 
 // watchdog pings systemd's watchdog (WatchdogSec in the unit) at half its
-// interval while the daemon is healthy, so systemd restarts a daemon that
-// hangs; an unhealthy daemon stops pinging.
-func watchdog(ctx context.Context, b *backend, log *zap.Logger) {
+// interval for as long as the daemon runs, so systemd restarts a daemon
+// that died without exiting.
+func watchdog(ctx context.Context, log *zap.Logger) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval == 0 {
 		return
 	}
+	log.Debug("pinging the systemd watchdog", zap.Duration("interval", interval/2))
 	t := time.NewTicker(interval / 2)
 	defer t.Stop()
 	for {
@@ -193,10 +201,6 @@ func watchdog(ctx context.Context, b *backend, log *zap.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := b.Healthy(); err != nil {
-				log.Warn("unhealthy; not pinging the systemd watchdog", zap.Error(err))
-				continue
-			}
 			_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 		}
 	}
@@ -221,21 +225,51 @@ func hostIP() string {
 	return ""
 }
 
-// backend adapts the daemon's parts to the API server.
+// backend adapts the daemon's parts to the API server. Until ready is
+// called it answers from the store alone and /healthz says why not ready.
 type backend struct {
-	store   *status.Store
-	pods    *pod.Manager
+	store *status.Store
+
+	mu      sync.Mutex
+	waiting string // why not serving; "" once ready
 	rt      runtime.Runtime
-	serving *atomic.Bool
+	pods    *pod.Manager
 }
 
-func (b *backend) Healthy() error {
-	if !b.serving.Load() {
-		return errors.New("not serving yet")
+func (b *backend) setWaiting(why string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting = why
+}
+
+func (b *backend) ready(rt runtime.Runtime, pods *pod.Manager) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rt, b.pods, b.waiting = rt, pods, ""
+}
+
+func (b *backend) parts() (string, runtime.Runtime, *pod.Manager) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.waiting, b.rt, b.pods
+}
+
+// runtimeHealthy is nil while containerd answers.
+func (b *backend) runtimeHealthy() error {
+	_, rt, _ := b.parts()
+	if rt == nil {
+		return errors.New("not connected to containerd")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	return b.rt.Healthy(ctx)
+	return rt.Healthy(ctx)
+}
+
+func (b *backend) Healthy() error {
+	if why, _, _ := b.parts(); why != "" {
+		return fmt.Errorf("not ready: %s", why)
+	}
+	return b.runtimeHealthy()
 }
 
 func (b *backend) ListPods() []v1.Pod                     { return b.store.ListPods() }
@@ -243,9 +277,13 @@ func (b *backend) GetPod(ns, name string) (*v1.Pod, bool) { return b.store.GetPo
 func (b *backend) Events(ns, name string) []v1.Event      { return b.store.Events(ns, name) }
 
 func (b *backend) ContainerLog(ns, podName, container string, previous bool) (string, func() bool, error) {
+	why, _, pods := b.parts()
+	if pods == nil {
+		return "", nil, fmt.Errorf("not ready: %s: %w", why, api.ErrBadRequest)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	path, exited, err := b.pods.ContainerLog(ctx, ns, podName, container, previous)
+	path, exited, err := pods.ContainerLog(ctx, ns, podName, container, previous)
 	switch {
 	case errors.Is(err, pod.ErrNotFound):
 		return "", nil, fmt.Errorf("%s: %w", err.Error(), api.ErrNotFound)
@@ -257,4 +295,41 @@ func (b *backend) ContainerLog(ns, podName, container string, previous bool) (st
 		exited = func() bool { return true }
 	}
 	return path, exited, err
+}
+
+// connectContainerd finds containerd: the configured address when it
+// answers, else an embedded one when allowed and a containerd binary is on
+// PATH; otherwise it waits, with back-off, for the configured one (a
+// containerd.service starting after us, say) until ctx ends.
+func connectContainerd(ctx context.Context, cfg config.Config, b *backend, log *zap.Logger) (address, runcRoot string, e *embedded, err error) {
+	address, runcRoot = cfg.ContainerdAddress, cfg.RuncRoot
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		if answers(address) {
+			return address, runcRoot, nil, nil
+		}
+		if cfg.EmbeddedContainerd && hasContainerd() {
+			log.Info("no containerd answers; starting an embedded one under the state dir", zap.String("address", address))
+			e, err := startEmbedded(ctx, cfg.StateDir, log)
+			if err != nil {
+				return "", "", nil, err
+			}
+			if runcRoot == "" {
+				// Keep runc's state apart from a system containerd that
+				// might use the same namespace name.
+				runcRoot = filepath.Join(cfg.StateDir, "runc")
+			}
+			return e.address, runcRoot, e, nil
+		}
+		why := fmt.Sprintf("nothing answers at containerd address %s", address)
+		if cfg.EmbeddedContainerd {
+			why += " and no containerd binary is on PATH to start one"
+		}
+		b.setWaiting(why)
+		log.Warn("waiting for containerd", zap.String("reason", why), zap.Duration("retryIn", delay))
+		select {
+		case <-ctx.Done():
+			return "", "", nil, nil
+		case <-time.After(delay):
+		}
+	}
 }

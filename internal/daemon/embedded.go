@@ -24,6 +24,12 @@ func answers(address string) bool {
 	return true
 }
 
+// hasContainerd reports whether a containerd binary is on PATH.
+func hasContainerd() bool {
+	_, err := exec.LookPath("containerd")
+	return err == nil
+}
+
 // embeddedConfig is the embedded containerd's configuration: everything
 // under the state dir, and no CRI plugin (this daemon is the only client).
 const embeddedConfig = `version = 2

@@ -1,15 +1,12 @@
 package daemon
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/minikubelet/minikubelet/internal/runtime"
 	"github.com/minikubelet/minikubelet/internal/status"
 )
 
@@ -17,7 +14,7 @@ import (
 // never stale and nothing has to keep counters in step with the workers.
 type podCollector struct {
 	store    *status.Store
-	rt       runtime.Runtime
+	healthy  func() error
 	pods     *prometheus.Desc
 	restarts *prometheus.Desc
 	up       *prometheus.Desc
@@ -42,21 +39,19 @@ func (c *podCollector) Collect(ch chan<- prometheus.Metric) {
 	for ph, n := range phases {
 		ch <- prometheus.MustNewConstMetric(c.pods, prometheus.GaugeValue, n, ph)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	up := 0.0
-	if c.rt.Healthy(ctx) == nil {
+	if c.healthy() == nil {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
 }
 
-func metricsHandler(store *status.Store, rt runtime.Runtime) http.Handler {
+func metricsHandler(store *status.Store, healthy func() error) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&podCollector{
 		store:    store,
-		rt:       rt,
+		healthy:  healthy,
 		pods:     prometheus.NewDesc("minikubelet_pods", "Pods the daemon knows, by phase.", []string{"phase"}, nil),
 		restarts: prometheus.NewDesc("minikubelet_container_restarts", "Restart count of each container.", []string{"namespace", "pod", "container"}, nil),
 		up:       prometheus.NewDesc("minikubelet_containerd_up", "1 when containerd answers.", nil, nil),
