@@ -88,3 +88,28 @@ func TestFailedPostStartKillsTheContainer(t *testing.T) {
 		t.Error("a hook's output leaked into an event")
 	}
 }
+
+func TestPodShownWhilePostStartRuns(t *testing.T) {
+	h := newHarness(t)
+	release := make(chan struct{})
+	h.rt.SetExec(func(string, []string, time.Duration) ([]byte, int, error) {
+		<-release
+		return nil, 0, nil
+	})
+	p := testPod("slow", "h4", v1.RestartPolicyAlways, "c")
+	p.Spec.Containers[0].Lifecycle = &v1.Lifecycle{PostStart: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"setup"}}}}
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	h.waitFor("pod listed as ContainerCreating while the hook runs", func() bool {
+		p := h.pod("h4")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		cs := p.Status.ContainerStatuses[0]
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "ContainerCreating" && !cs.Ready && h.container("h4", "c").State == runtime.StateRunning
+	})
+	if h.phase("h4") != v1.PodPending {
+		t.Errorf("phase %s while postStart runs, want Pending", h.phase("h4"))
+	}
+	close(release)
+	h.waitFor("running once the hook returned", func() bool { return h.phase("h4") == v1.PodRunning })
+}

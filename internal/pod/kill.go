@@ -59,7 +59,12 @@ func (w *worker) killContainer(ctx context.Context, name string, a runtime.Conta
 		out, err := lifecycle.RunHook(hctx, c.Lifecycle.PreStop, w.hookTarget(c, a.ID), w.m.o.Runtime, w.m.o.Clock)
 		cancel()
 		w.log.Debug("preStop hook ran", zap.String("container", name), zap.String("output", out), zap.Error(err))
-		if err != nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			// Out of grace period: as the kubelet, say so in the log only
+			// and go on with the stop signal.
+			w.log.Info("preStop hook not completed in the grace period", zap.String("container", name), zap.Duration("grace", grace))
+		case err != nil:
 			w.event(name, v1.EventTypeWarning, "FailedPreStopHook", fmt.Sprintf("PreStopHook failed: %v", err))
 		}
 	}
@@ -93,7 +98,9 @@ func (w *worker) runPostStart(ctx context.Context, c *v1.Container, id string) b
 	out, err := lifecycle.RunHook(hctx, c.Lifecycle.PostStart, w.hookTarget(c, id), w.m.o.Runtime, w.m.o.Clock)
 	// The output stays in the daemon's debug log: hooks may print secrets.
 	w.log.Debug("postStart hook ran", zap.String("container", c.Name), zap.String("output", out), zap.Error(err))
-	if err == nil {
+	if err == nil || w.isKilled() {
+		// A hook cut short because the pod is going away is no failure:
+		// the termination takes the container down.
 		return true
 	}
 	msg := fmt.Sprintf("PostStartHook failed: %v", err)

@@ -113,8 +113,18 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	} else {
 		delete(w.waiting, c.Name)
 		w.event(c.Name, v1.EventTypeNormal, "Started", "Started container "+c.Name)
-		if !w.runPostStart(ctx, c, id) {
-			w.poke()
+		if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+			// Publish the pod now: the hook may take long, and until it
+			// returns the container shows as ContainerCreating.
+			w.hooking = id
+			if cur, err := w.list(ctx); err == nil {
+				w.report(cur, true)
+			}
+			ok := w.runPostStart(ctx, c, id)
+			w.hooking = ""
+			if !ok {
+				w.poke()
+			}
 		}
 	}
 	w.pruneAttempts(ctx, obs, c.Name, attempt)

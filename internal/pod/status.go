@@ -88,6 +88,9 @@ type statusInput struct {
 	// probes gives running attempts' startup and readiness results; nil
 	// means no probes.
 	probes probeState
+	// hooking is the attempt whose postStart hook still runs: not Running
+	// yet, as far as anyone outside is concerned.
+	hooking string
 }
 
 // terminatedState renders an exited attempt as the kubelet does.
@@ -124,6 +127,11 @@ func containerStatus(in statusInput, c *v1.Container, defaultWaiting string) v1.
 	st.Started = &f
 	w, isWaiting := in.waiting[c.Name]
 	switch {
+	case cur != nil && cur.State == runtime.StateRunning && cur.ID == in.hooking:
+		st.State.Waiting = &v1.ContainerStateWaiting{Reason: "ContainerCreating"}
+		if prev != nil && prev.State == runtime.StateExited {
+			st.LastTerminationState.Terminated = terminatedState(prev)
+		}
 	case cur != nil && cur.State == runtime.StateRunning:
 		st.State.Running = &v1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
 		started, ready := true, true

@@ -40,6 +40,8 @@ type worker struct {
 	sandboxDue   time.Time
 	started      time.Time
 	lastStatus   *v1.PodStatus
+	// hooking is the attempt whose postStart hook runs.
+	hooking string
 	// probed are the attempts the prober watches.
 	probed map[string]bool
 	// deletedAt is set once termination starts.
@@ -160,6 +162,7 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		started:   started,
 		sandboxOK: sandboxOK,
 		probes:    w.m.prober,
+		hooking:   w.hooking,
 	})
 	w.lastStatus = &st
 	p := w.pod.DeepCopy()
