@@ -82,6 +82,7 @@ func (c *checker) spec(s *v1.PodSpec, p *field.Path) {
 	}
 
 	volumes := c.volumes(s.Volumes, p.Child("volumes"))
+	c.podSecurity(s, p.Child("securityContext"))
 	names := map[string]string{} // container name -> path of its first use
 	for i := range s.InitContainers {
 		c.container(&s.InitContainers[i], p.Child("initContainers").Index(i), s, volumes, names, true)
@@ -169,6 +170,7 @@ func (c *checker) volumes(vols []v1.Volume, p *field.Path) map[string]bool {
 		}
 		switch src := set[0]; src {
 		case "emptyDir":
+			c.emptyDir(v.EmptyDir, vp.Child("emptyDir"))
 		case "hostPath":
 			c.hostPath(v.HostPath, vp.Child("hostPath"))
 		case "downwardAPI":
@@ -205,6 +207,8 @@ func (c *checker) hostPath(h *v1.HostPathVolumeSource, p *field.Path) {
 		c.add(p.Child("path"), "required")
 	} else if !path.IsAbs(h.Path) {
 		c.add(p.Child("path"), "must be an absolute path, got %q", h.Path)
+	} else if hasBackstep(h.Path) {
+		c.add(p.Child("path"), "must not contain '..', got %q", h.Path)
 	}
 	if h.Type != nil {
 		switch *h.Type {

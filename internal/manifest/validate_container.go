@@ -70,6 +70,8 @@ func (c *checker) container(ctr *v1.Container, p *field.Path, spec *v1.PodSpec, 
 	c.env(ctr.Env, p.Child("env"))
 	c.resources(&ctr.Resources, p.Child("resources"))
 	c.volumeMounts(ctr.VolumeMounts, p.Child("volumeMounts"), volumes)
+	c.mountOptions(ctr, p.Child("volumeMounts"))
+	c.containerSecurity(ctr, p, spec)
 	if len(ctr.VolumeDevices) > 0 {
 		c.add(p.Child("volumeDevices"), "not allowed: block devices come from persistent volume claims, which need an API server; %s", noAPIServer)
 	}
@@ -232,7 +234,7 @@ func (c *checker) volumeMounts(mounts []v1.VolumeMount, p *field.Path, volumes m
 			c.add(mp.Child("mountPath"), "duplicate mount path %q in this container", m.MountPath)
 		}
 		paths[path.Clean(m.MountPath)] = true
-		if m.SubPath != "" && (path.IsAbs(m.SubPath) || strings.Split(path.Clean(m.SubPath), "/")[0] == "..") {
+		if m.SubPath != "" && (path.IsAbs(m.SubPath) || hasBackstep(m.SubPath)) {
 			c.add(mp.Child("subPath"), "must be a relative path inside the volume, got %q", m.SubPath)
 		}
 	}

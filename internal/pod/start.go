@@ -17,6 +17,7 @@ import (
 	"github.com/minikubelet/minikubelet/internal/runtime"
 	"github.com/minikubelet/minikubelet/internal/sandbox"
 	"github.com/minikubelet/minikubelet/internal/spec"
+	"github.com/minikubelet/minikubelet/internal/volume"
 )
 
 // labelStopSignal keeps the image's STOPSIGNAL on the container, so a stop
@@ -58,6 +59,13 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	if w.pod.Spec.HostIPC {
 		paths.Shm = ""
 	}
+	// Volume errors (a failed hostPath type check, a subPath leaving its
+	// volume) are the container's, as the kubelet reports subPath ones.
+	mounts, err := volume.ContainerMounts(w.pod, c, paths.Dir)
+	if err != nil {
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return retry("CreateContainerConfigError", err.Error())
+	}
 	s, err := spec.ContainerSpec(spec.Container{
 		ID:         id,
 		Pod:        w.pod,
@@ -68,6 +76,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),
 		HostsPath:  paths.Hosts, HostnamePath: paths.Hostname, ResolvConfPath: paths.ResolvConf, ShmPath: paths.Shm,
 		HostIP: w.m.o.HostIP,
+		Mounts: mounts,
 	})
 	if err != nil {
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())

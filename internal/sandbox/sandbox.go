@@ -1,8 +1,9 @@
 // Package sandbox owns a pod's sandbox: the pause container holding the
 // pod's namespaces, the pinned network namespace, and the per-pod files
 // every container mounts (/etc/hosts, /etc/hostname, /etc/resolv.conf and
-// a shared /dev/shm). It creates them, and removes all of it when the pod
-// goes, so nothing is left on the node.
+// a shared /dev/shm), plus the pod's volumes (through internal/volume).
+// It creates them, and removes all of it when the pod goes, so nothing is
+// left on the node.
 package sandbox
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/minikubelet/minikubelet/internal/runtime"
 	"github.com/minikubelet/minikubelet/internal/spec"
+	"github.com/minikubelet/minikubelet/internal/volume"
 )
 
 // Manager creates and removes sandboxes.
@@ -101,6 +103,9 @@ func (m *Manager) Prepare(pod *v1.Pod, podIP string) (Paths, error) {
 		}
 	} else {
 		p.Shm = ""
+	}
+	if err := volume.Setup(pod, p.Dir); err != nil {
+		return p, fmt.Errorf("set up volumes: %w", err)
 	}
 	return p, nil
 }
@@ -188,11 +193,16 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 }
 
 // Cleanup removes what is left of a pod on the node once all its
-// containers are gone: shm mount, files, logs and its cgroup.
+// containers are gone: shm and volume mounts, files (emptyDirs included),
+// logs and its cgroup. The directory is only removed once nothing is
+// mounted under it: a subPath bind left in place would let the removal
+// reach into a hostPath volume.
 func (m *Manager) Cleanup(uid string) error {
 	p := m.PodPaths(uid)
 	var errs []error
-	if err := unmountShm(p.Shm); err != nil {
+	shmErr := unmountShm(p.Shm)
+	volErr := volume.Teardown(p.Dir)
+	if err := errors.Join(shmErr, volErr); err != nil {
 		errs = append(errs, err)
 	} else if err := os.RemoveAll(p.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))

@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -31,6 +30,9 @@ type Container struct {
 	HostsPath, HostnamePath, ResolvConfPath, ShmPath string
 	// Env the daemon resolved for fieldRefs that need runtime facts.
 	PodIP, HostIP string
+	// Mounts are the container's volumeMounts, resolved to host paths by
+	// internal/volume.
+	Mounts []Mount
 }
 
 // ContainerSpec builds a container's spec: the image's config merged with
@@ -57,11 +59,6 @@ func ContainerSpec(c Container) (*specs.Spec, error) {
 	if s.Process.Cwd == "" {
 		s.Process.Cwd = "/"
 	}
-	user, err := numericUser(c.Image.User)
-	if err != nil {
-		return nil, fmt.Errorf("container %q: %w", c.Container.Name, err)
-	}
-	s.Process.User = user
 	spec := &c.Pod.Spec
 	if !spec.HostNetwork {
 		s.Hostname = Hostname(c.Pod)
@@ -69,7 +66,18 @@ func ContainerSpec(c Container) (*specs.Spec, error) {
 	s.Linux.CgroupsPath = path.Join(PodCgroup(string(c.Pod.UID), QOSClass(c.Pod)), c.ID)
 	s.Linux.Namespaces = containerNamespaces(c)
 	s.Mounts = podMounts(s.Mounts, c)
+	sec := EffectiveSecurity(c.Pod, c.Container)
+	if err := volumeMounts(s, c.Mounts, sec.Privileged); err != nil {
+		return nil, fmt.Errorf("container %q: %w", c.Container.Name, err)
+	}
+	// The base spec's device rules (deny all; runc then allows its
+	// standard set) stay: only the privileged settings open them up.
+	devices := s.Linux.Resources.Devices
 	s.Linux.Resources = Resources(c.Container.Resources)
+	s.Linux.Resources.Devices = devices
+	if err := applySecurity(s, c); err != nil {
+		return nil, err
+	}
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}
@@ -134,28 +142,6 @@ func podMounts(mounts []specs.Mount, c Container) []specs.Mount {
 	bind("/etc/hostname", c.HostnamePath)
 	bind("/etc/resolv.conf", c.ResolvConfPath)
 	return out
-}
-
-// numericUser turns an image's USER ("uid", "uid:gid") into an OCI user.
-// Names need the image's /etc/passwd and are not resolved yet.
-func numericUser(u string) (specs.User, error) {
-	if u == "" {
-		return specs.User{}, nil
-	}
-	uidStr, gidStr, hasGID := strings.Cut(u, ":")
-	uid, err := strconv.ParseUint(uidStr, 10, 32)
-	if err != nil {
-		return specs.User{}, fmt.Errorf("image user %q: only numeric users are supported", u)
-	}
-	out := specs.User{UID: uint32(uid)}
-	if hasGID {
-		gid, err := strconv.ParseUint(gidStr, 10, 32)
-		if err != nil {
-			return specs.User{}, fmt.Errorf("image group %q: only numeric groups are supported", gidStr)
-		}
-		out.GID = uint32(gid)
-	}
-	return out, nil
 }
 
 // Resources turns requests and limits into cgroup settings the way the
