@@ -35,6 +35,7 @@ import (
 func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	log.Info("starting minikubelet", zap.String("version", version.Version), zap.String("node", cfg.NodeName),
 		zap.String("manifestDir", cfg.ManifestDir), zap.String("stateDir", cfg.StateDir))
+	routeClientLogs(log)
 	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
