@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,7 +39,21 @@ func (h *handlers) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the server could not find the requested resource: %s", r.URL.Path)
 	})
-	return h.recoverer(mux)
+	return h.recoverer(cleanPaths(mux))
+}
+
+// cleanPaths refuses paths with dot segments or doubled slashes instead of
+// letting the mux redirect them to a cleaned path: no request can name one
+// resource and mean another.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "" || p[0] != '/' || path.Clean(p) != p && !(strings.HasSuffix(p, "/") && path.Clean(p)+"/" == p) {
+			writeError(w, http.StatusBadRequest, "path %q is not clean (no '.', '..' or empty segments)", p)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

@@ -98,6 +98,13 @@ func NewServer(o ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	gid, err := lookupGroup(o.Group)
+	if err != nil {
+		ln.Close()
+		os.Remove(o.Socket)
+		return nil, err
+	}
+	ln = &peerCheckListener{Listener: ln, gid: gid, self: uint32(os.Geteuid()), logger: logger}
 	// net/http's own complaints (bad requests, handshake noise) go to the
 	// log as warnings.
 	errorLog, err := zap.NewStdLogAt(logger, zap.WarnLevel)
