@@ -45,11 +45,12 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// The API answers from the start — /healthz says why the daemon is not
 	// ready while containerd is missing — so an operator is never left
 	// guessing.
+	podMetrics := pod.NewMetrics()
 	b := &backend{store: store}
 	b.setWaiting("starting")
 	srv, err := api.NewServer(api.ServerOptions{
 		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
-		Metrics: metricsHandler(store, b.runtimeHealthy), Logger: log,
+		Metrics: metricsHandler(store, b.runtimeHealthy, podMetrics.Collectors()...), Logger: log,
 	})
 	if err != nil {
 		return err
@@ -121,6 +122,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
 		KubeVersion: strings.TrimPrefix(version.KubeletVersion, "v"),
+		Metrics:     podMetrics,
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,
 			Max:     cfg.MaxContainerRestartPeriod.Duration,

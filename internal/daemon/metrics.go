@@ -46,8 +46,9 @@ func (c *podCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
 }
 
-func metricsHandler(store *status.Store, healthy func() error) http.Handler {
+func metricsHandler(store *status.Store, healthy func() error, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(extra...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(&podCollector{
 		store:    store,

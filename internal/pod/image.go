@@ -42,6 +42,7 @@ func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Ima
 	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := w.m.o.Clock.Now()
 	img, err = rt.PullImage(ctx, c.Image)
+	w.m.o.Metrics.observePull(err, w.m.o.Clock.Since(start))
 	if err != nil {
 		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
 		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)

@@ -51,6 +51,8 @@ type Options struct {
 	NetNSDialer func(netnsPath string) prober.Dialer
 	// KubeVersion is sent in probes' User-Agent (kube-probe/<version>).
 	KubeVersion string
+	// Metrics receives the workers' measurements (default: unregistered).
+	Metrics *Metrics
 }
 
 // Sandboxes is what workers need of pod sandboxes; *sandbox.Manager
@@ -101,6 +103,9 @@ func NewManager(o Options) *Manager {
 	}
 	if o.BackOff == (lifecycle.BackOff{}) {
 		o.BackOff = lifecycle.DefaultBackOff()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
 	}
 	if o.NetNSDialer == nil {
 		o.NetNSDialer = func(path string) prober.Dialer { return sandbox.DialInNetNS(path) }
@@ -172,6 +177,7 @@ func (m *Manager) reportProbe(u prober.Update) {
 	}
 	switch u.Result {
 	case prober.Failure:
+		m.o.Metrics.probeFailures.WithLabelValues(u.Kind.String()).Inc()
 		w.event(u.Container, v1.EventTypeWarning, "Unhealthy", u.Message)
 	case prober.Success:
 		w.event(u.Container, v1.EventTypeWarning, "ProbeWarning", u.Message)

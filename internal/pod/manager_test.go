@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -385,4 +387,22 @@ func TestImagePullBackOff(t *testing.T) {
 	h.rt.AddImage("missing:1")
 	h.clock.Step(5 * time.Second)
 	h.waitFor("running after the back-off", func() bool { return h.phase("u10") == v1.PodRunning })
+}
+
+func TestPodStartLatencyObservedOnce(t *testing.T) {
+	h := newHarness(t)
+	h.m.Sync(context.Background(), []*v1.Pod{testPod("lat", "u11", v1.RestartPolicyAlways, "c")})
+	h.waitFor("running", func() bool { return h.phase("u11") == v1.PodRunning })
+	h.rt.Exit(h.container("u11", "c").ID, 1, false)
+	h.waitFor("restarted", func() bool { c := h.container("u11", "c"); return c.Attempt() == 1 && c.State == runtime.StateRunning })
+	h.waitFor("reported", func() bool { return h.pod("u11").Status.ContainerStatuses[0].RestartCount == 1 })
+	ch := make(chan prometheus.Metric, 1)
+	h.m.o.Metrics.podStart.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetHistogram().GetSampleCount(); n != 1 {
+		t.Fatalf("pod start observed %d times, want once", n)
+	}
 }

@@ -106,6 +106,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	}
 	w.m.track(id, w)
 	if err := w.m.o.Runtime.CreateContainer(ctx, req); err != nil {
+		w.m.o.Metrics.runtimeErrors.WithLabelValues("create_container").Inc()
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerError", err.Error())
 	}
@@ -113,6 +114,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	delete(w.steps, c.Name+"/setup")
 	delete(w.due, c.Name)
 	if err := w.m.o.Runtime.StartContainer(ctx, id); err != nil {
+		w.m.o.Metrics.runtimeErrors.WithLabelValues("start_container").Inc()
 		msg := fmt.Sprintf("Error: failed to start container %q: %v", c.Name, err)
 		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
 		// The attempt stays as an exited container (ContainerCannotRun in

@@ -20,6 +20,7 @@ import (
 func (w *worker) sync(ctx context.Context) time.Time {
 	obs, err := w.list(ctx)
 	if err != nil {
+		w.m.o.Metrics.runtimeErrors.WithLabelValues("list").Inc()
 		w.log.Error("list pod containers", zap.Error(err))
 		return w.m.o.Clock.Now().Add(5 * time.Second)
 	}
@@ -184,6 +185,7 @@ func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.C
 }
 
 func (w *worker) sandboxFailed(err error) time.Time {
+	w.m.o.Metrics.runtimeErrors.WithLabelValues("run_sandbox").Inc()
 	w.log.Error("create pod sandbox", zap.Error(err))
 	w.event("", v1.EventTypeWarning, "FailedCreatePodSandBox", fmt.Sprintf("Failed to create pod sandbox: %v", err))
 	w.sandboxSteps++

@@ -40,6 +40,10 @@ type worker struct {
 	sandboxDue   time.Time
 	started      time.Time
 	lastStatus   *v1.PodStatus
+	// seen is when the worker got the pod; startObserved once the pod
+	// start latency was recorded.
+	seen          time.Time
+	startObserved bool
 	// hooking is the attempt whose postStart hook runs.
 	hooking string
 	// probed are the attempts the prober watches.
@@ -62,6 +66,7 @@ func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
 		steps:   map[string]int{},
 		due:     map[string]time.Time{},
 		probed:  map[string]bool{},
+		seen:    m.o.Clock.Now(),
 	}
 }
 
@@ -165,6 +170,10 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		hooking:   w.hooking,
 	})
 	w.lastStatus = &st
+	if !w.startObserved && allRunning(st) {
+		w.startObserved = true
+		w.m.o.Metrics.podStart.Observe(w.m.o.Clock.Since(w.seen).Seconds())
+	}
 	p := w.pod.DeepCopy()
 	p.Status = st
 	// A static pod is created when the node first runs it; after a daemon
@@ -176,6 +185,19 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		p.DeletionGracePeriodSeconds = &grace
 	}
 	w.m.o.Store.SetPod(p)
+}
+
+// allRunning reports a pod whose every app container runs.
+func allRunning(st v1.PodStatus) bool {
+	if len(st.ContainerStatuses) == 0 {
+		return false
+	}
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Running == nil {
+			return false
+		}
+	}
+	return true
 }
 
 func firstSandbox(o observed) *runtime.Container {
