@@ -129,6 +129,9 @@ func NewManager(o Options) *Manager {
 		Logger:      o.Logger.Named("prober"),
 		KubeVersion: o.KubeVersion,
 		Report:      m.reportProbe,
+		Observe: func(k prober.Kind, r prober.Result, took time.Duration) {
+			o.Metrics.probes.WithLabelValues(k.String(), r.String()).Observe(took.Seconds())
+		},
 	})
 	return m
 }

@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	podStart      prometheus.Histogram
 	probeFailures *prometheus.CounterVec
+	probes        *prometheus.HistogramVec
 	pulls         *prometheus.CounterVec
 	pullDuration  prometheus.Histogram
 	runtimeErrors *prometheus.CounterVec
@@ -30,6 +31,11 @@ func NewMetrics() *Metrics {
 			Name: "minikubelet_probe_failures_total",
 			Help: "Failed probe attempts, by probe kind.",
 		}, []string{"probe_type"}),
+		probes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "minikubelet_probe_duration_seconds",
+			Help:    "Duration of probe attempts, by probe kind and result.",
+			Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"probe_type", "result"}),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "minikubelet_image_pulls_total",
 			Help: "Image pulls, by result.",
@@ -48,7 +54,7 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every metric, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.podStart, m.probeFailures, m.pulls, m.pullDuration, m.runtimeErrors}
+	return []prometheus.Collector{m.podStart, m.probeFailures, m.probes, m.pulls, m.pullDuration, m.runtimeErrors}
 }
 
 func (m *Metrics) observePull(err error, took time.Duration) {

@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,6 +33,10 @@ type Options struct {
 	// probe that never passes would otherwise leave no event at all. It is
 	// called concurrently from many workers and must not block.
 	Report func(Update)
+	// Observe, if set, is called after every probe attempt that ran, with
+	// its result and how long it took (for metrics). Concurrent; must not
+	// block.
+	Observe func(k Kind, r Result, took time.Duration)
 }
 
 // Manager runs the probe workers of every container attempt and keeps
@@ -43,6 +48,7 @@ type Manager struct {
 	log         *zap.Logger
 	kubeVersion string
 	report      func(Update)
+	observe     func(Kind, Result, time.Duration)
 
 	results *results
 	stop    chan struct{} // closed by Stop: ends the forwarder
@@ -69,6 +75,7 @@ func NewManager(o Options) *Manager {
 		log:         o.Logger,
 		kubeVersion: o.KubeVersion,
 		report:      o.Report,
+		observe:     o.Observe,
 		results:     newResults(),
 		stop:        make(chan struct{}),
 		fwdDone:     make(chan struct{}),

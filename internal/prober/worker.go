@@ -100,9 +100,13 @@ func (w *worker) doProbe(ctx context.Context) (keepGoing bool) {
 		return true
 	}
 
+	start := w.m.clock.Now()
 	res, msg := run(ctx, w.probe, w.target, w.m.execer, w.dial, w.m.kubeVersion)
 	if ctx.Err() != nil {
 		return false // stopped mid-probe: the attempt says nothing
+	}
+	if w.m.observe != nil && res != Unknown {
+		w.m.observe(w.kind, res, w.m.clock.Since(start))
 	}
 	if res == Unknown {
 		// The probe could not run (misconfigured, runtime error): like the
