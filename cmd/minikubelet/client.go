@@ -100,3 +100,25 @@ func newVersionCmd() *cobra.Command {
 		Run: func(*cobra.Command, []string) { cli.Version(os.Stdout) },
 	}
 }
+
+func newImagesCmd(socket *string) *cobra.Command {
+	images := &cobra.Command{Use: "images", Short: "List, import and remove the node's images"}
+	images.AddCommand(&cobra.Command{
+		Use: "ls", Aliases: []string{"list"}, Short: "List images and the pods using them", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cli.ImagesList(cmd.Context(), cli.Socket(*socket), os.Stdout)
+		},
+	}, &cobra.Command{
+		Use: "import FILE...", Short: "Import image archives (OCI or docker save; .tar, .tar.gz, .tar.zst; - for stdin)",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.ImagesImport(cmd.Context(), cli.Socket(*socket), args, os.Stdout)
+		},
+	}, &cobra.Command{
+		Use: "rm REF...", Aliases: []string{"remove"}, Short: "Remove images no pod uses", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.ImagesRemove(cmd.Context(), cli.Socket(*socket), args, os.Stdout)
+		},
+	})
+	return images
+}

@@ -64,6 +64,8 @@ func reasonForCode(code int) metav1.StatusReason {
 		return metav1.StatusReasonNotFound
 	case http.StatusMethodNotAllowed:
 		return metav1.StatusReasonMethodNotAllowed
+	case http.StatusConflict:
+		return metav1.StatusReasonConflict
 	case http.StatusServiceUnavailable:
 		return metav1.StatusReasonServiceUnavailable
 	case http.StatusInternalServerError:
@@ -88,6 +90,8 @@ func codeForError(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrBadRequest):
 		return http.StatusBadRequest
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

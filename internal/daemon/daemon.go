@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// ready while containerd is missing — so an operator is never left
 	// guessing.
 	podMetrics := pod.NewMetrics()
-	b := &backend{store: store}
+	b := &backend{store: store, sandboxImage: cfg.SandboxImage}
 	b.setWaiting("starting")
 	srv, err := api.NewServer(api.ServerOptions{
 		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
@@ -231,7 +231,8 @@ func hostIP() string {
 // backend adapts the daemon's parts to the API server. Until ready is
 // called it answers from the store alone and /healthz says why not ready.
 type backend struct {
-	store *status.Store
+	store        *status.Store
+	sandboxImage string
 
 	mu      sync.Mutex
 	waiting string // why not serving; "" once ready

@@ -7,6 +7,7 @@ package imagedir
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -190,16 +191,20 @@ func ImportFile(ctx context.Context, rt runtime.Runtime, path string) ([]runtime
 		return nil, err
 	}
 	defer f.Close()
-	// The archive itself may be compressed (docker save | gzip, zstd);
-	// containerd's importer reads a plain tar.
-	r, err := compression.DecompressStream(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
-	}
-	defer r.Close()
-	imgs, err := rt.ImportImage(ctx, r)
+	imgs, err := Import(ctx, rt, f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
 	return imgs, nil
+}
+
+// Import imports an archive stream, plain or gzip/zstd-compressed
+// (containerd's importer itself reads a plain tar).
+func Import(ctx context.Context, rt runtime.Runtime, r io.Reader) ([]runtime.Image, error) {
+	dr, err := compression.DecompressStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer dr.Close()
+	return rt.ImportImage(ctx, dr)
 }

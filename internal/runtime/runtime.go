@@ -171,6 +171,10 @@ type Runtime interface {
 	PullImage(ctx context.Context, ref string) (*Image, error)
 	// ImportImage imports an OCI or Docker archive and unpacks its images.
 	ImportImage(ctx context.Context, r io.Reader) ([]Image, error)
+	// ListImages returns the local images.
+	ListImages(ctx context.Context) ([]Image, error)
+	// RemoveImage deletes a local image.
+	RemoveImage(ctx context.Context, ref string) error
 
 	// CreateContainer creates a container (not its task).
 	CreateContainer(ctx context.Context, req CreateRequest) error

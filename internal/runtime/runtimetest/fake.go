@@ -352,3 +352,29 @@ func (f *Fake) Exec(_ context.Context, id string, cmd []string, timeout time.Dur
 	}
 	return nil, 0, nil
 }
+
+// ListImages implements runtime.Runtime.
+func (f *Fake) ListImages(context.Context) ([]runtime.Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []runtime.Image
+	for _, i := range f.images {
+		out = append(out, *i)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Ref < out[b].Ref })
+	return out, f.record("ListImages", "")
+}
+
+// RemoveImage implements runtime.Runtime.
+func (f *Fake) RemoveImage(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("RemoveImage", ref); err != nil {
+		return err
+	}
+	if _, ok := f.images[ref]; !ok {
+		return fmt.Errorf("image %s: %w", ref, runtime.ErrNotFound)
+	}
+	delete(f.images, ref)
+	return nil
+}
