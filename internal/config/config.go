@@ -43,6 +43,15 @@ type Config struct {
 	// ImageArchiveDir holds image archives imported at startup and when
 	// they appear; empty means <state-dir>/images.
 	ImageArchiveDir string `json:"image-archive-dir"`
+	// Image garbage collection, as the kubelet's: past the high threshold
+	// of the image filesystem's usage, unused images go, least recently
+	// used first, until usage is under the low one.
+	ImageGCHighThresholdPercent int             `json:"image-gc-high-threshold-percent"`
+	ImageGCLowThresholdPercent  int             `json:"image-gc-low-threshold-percent"`
+	ImageGCPeriod               metav1.Duration `json:"image-gc-period"`
+	// ImageFSPath is on the filesystem holding containerd's images; empty
+	// means containerd's root (the embedded one's, or /var/lib/containerd).
+	ImageFSPath string `json:"image-fs-path"`
 	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
 	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
 	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
@@ -52,21 +61,24 @@ type Config struct {
 func Default() Config {
 	host, _ := os.Hostname()
 	return Config{
-		ManifestDir:               "/etc/minikubelet/manifests",
-		StateDir:                  "/var/lib/minikubelet",
-		Socket:                    "/run/minikubelet/minikubelet.sock",
-		ContainerdAddress:         "/run/containerd/containerd.sock",
-		ContainerdNamespace:       "minikubelet",
-		Snapshotter:               "overlayfs",
-		NodeName:                  host,
-		SandboxImage:              "localhost/minikubelet/pause:" + version.ImageTag(),
-		LogFormat:                 "json",
-		LogLevel:                  "info",
-		RescanPeriod:              metav1.Duration{Duration: 20 * time.Second},
-		ContainerLogMaxSize:       "10Mi",
-		ContainerLogMaxFiles:      5,
-		EmbeddedContainerd:        true,
-		MaxContainerRestartPeriod: metav1.Duration{Duration: 300 * time.Second},
+		ManifestDir:                 "/etc/minikubelet/manifests",
+		StateDir:                    "/var/lib/minikubelet",
+		Socket:                      "/run/minikubelet/minikubelet.sock",
+		ContainerdAddress:           "/run/containerd/containerd.sock",
+		ContainerdNamespace:         "minikubelet",
+		Snapshotter:                 "overlayfs",
+		NodeName:                    host,
+		SandboxImage:                "localhost/minikubelet/pause:" + version.ImageTag(),
+		LogFormat:                   "json",
+		LogLevel:                    "info",
+		RescanPeriod:                metav1.Duration{Duration: 20 * time.Second},
+		ContainerLogMaxSize:         "10Mi",
+		ContainerLogMaxFiles:        5,
+		EmbeddedContainerd:          true,
+		MaxContainerRestartPeriod:   metav1.Duration{Duration: 300 * time.Second},
+		ImageGCHighThresholdPercent: 85,
+		ImageGCLowThresholdPercent:  80,
+		ImageGCPeriod:               metav1.Duration{Duration: 5 * time.Minute},
 	}
 }
 
@@ -103,6 +115,10 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.ContainerLogMaxSize, "container-log-max-size", c.ContainerLogMaxSize, "size at which a container log file is rotated")
 	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", c.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
 	fs.StringVar(&c.ImageArchiveDir, "image-archive-dir", c.ImageArchiveDir, "directory of image archives (*.tar, *.tar.gz, *.tar.zst) to import, for nodes without a registry (default <state-dir>/images)")
+	fs.IntVar(&c.ImageGCHighThresholdPercent, "image-gc-high-threshold-percent", c.ImageGCHighThresholdPercent, "image filesystem usage (%) above which unused images are removed; 100 disables image GC")
+	fs.IntVar(&c.ImageGCLowThresholdPercent, "image-gc-low-threshold-percent", c.ImageGCLowThresholdPercent, "image filesystem usage (%) image GC brings usage down to")
+	fs.Var(durationValue{&c.ImageGCPeriod}, "image-gc-period", "how often image filesystem usage is checked")
+	fs.StringVar(&c.ImageFSPath, "image-fs-path", c.ImageFSPath, "a path on the image filesystem (default: containerd's root)")
 	fs.Var(durationValue{&c.MaxContainerRestartPeriod}, "max-container-restart-period", "longest crash-loop back-off between restarts of a failing container")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
@@ -165,6 +181,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.MaxContainerRestartPeriod.Duration; d < time.Second || d > 300*time.Second {
 		errs = append(errs, fmt.Errorf("max-container-restart-period: %s is outside 1s..300s", d))
+	}
+	if h, l := c.ImageGCHighThresholdPercent, c.ImageGCLowThresholdPercent; h < 0 || h > 100 || l < 0 || l >= h && h != 100 {
+		errs = append(errs, fmt.Errorf("image-gc-low-threshold-percent (%d) must be under image-gc-high-threshold-percent (%d), both 0..100", l, h))
+	}
+	if c.ImageGCPeriod.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("image-gc-period: %s is shorter than 1s", c.ImageGCPeriod.Duration))
 	}
 	if _, err := c.LogMaxSize(); err != nil {
 		errs = append(errs, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/minikubelet/minikubelet/internal/api"
 	"github.com/minikubelet/minikubelet/internal/config"
 	"github.com/minikubelet/minikubelet/internal/imagedir"
+	"github.com/minikubelet/minikubelet/internal/imagegc"
 	"github.com/minikubelet/minikubelet/internal/lifecycle"
 	"github.com/minikubelet/minikubelet/internal/manifest"
 	"github.com/minikubelet/minikubelet/internal/pod"
@@ -149,6 +150,21 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		},
 	})
 	go archives.Run(runCtx)
+	if cfg.ImageGCHighThresholdPercent < 100 {
+		gc := imagegc.New(imagegc.Options{
+			Runtime: rt, FSPath: imageFSPath(cfg, embedded),
+			HighPercent: cfg.ImageGCHighThresholdPercent, LowPercent: cfg.ImageGCLowThresholdPercent,
+			Period: cfg.ImageGCPeriod.Duration, Clock: clk, Logger: log.Named("image-gc"),
+			InUse: func() map[string]bool {
+				in := map[string]bool{}
+				for ref := range b.users() {
+					in[ref] = true
+				}
+				return in
+			},
+		})
+		go gc.Run(runCtx)
+	}
 
 	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
 
@@ -299,6 +315,22 @@ func (b *backend) ContainerLog(ns, podName, container string, previous bool) (st
 		exited = func() bool { return true }
 	}
 	return path, exited, err
+}
+
+// imageFSPath is a path on the filesystem holding containerd's images:
+// the configured one, the embedded containerd's root, or containerd's
+// default root when it exists.
+func imageFSPath(cfg config.Config, e *embedded) string {
+	switch {
+	case cfg.ImageFSPath != "":
+		return cfg.ImageFSPath
+	case e != nil:
+		return filepath.Join(e.dir, "root")
+	}
+	if _, err := os.Stat("/var/lib/containerd"); err == nil {
+		return "/var/lib/containerd"
+	}
+	return cfg.StateDir
 }
 
 // connectContainerd finds containerd: the configured address when it

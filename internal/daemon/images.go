@@ -23,7 +23,17 @@ func (b *backend) users() map[string][]string {
 	if ref, err := runtime.NormalizeImageRef(b.sandboxImage); err == nil {
 		out[ref] = append(out[ref], "sandbox")
 	}
-	for _, p := range b.store.ListPods() {
+	// The manager's pods, not the store's: a pod is in the manager before
+	// its first status is reported, and its image must be safe by then.
+	var pods []*v1.Pod
+	if _, _, pm := b.parts(); pm != nil {
+		pods = pm.Pods()
+	} else {
+		for _, p := range b.store.ListPods() {
+			pods = append(pods, p.DeepCopy())
+		}
+	}
+	for _, p := range pods {
 		seen := map[string]bool{}
 		for _, c := range append(append([]v1.Container(nil), p.Spec.InitContainers...), p.Spec.Containers...) {
 			ref, err := runtime.NormalizeImageRef(c.Image)

@@ -473,3 +473,19 @@ func (m *Manager) ContainerLog(ctx context.Context, namespace, podName, containe
 	}
 	return c.Labels[runtime.LabelLogPath], exited, nil
 }
+
+// Pods returns the specs of every pod the manager has a worker for (live
+// or being killed), including those not reported yet: what image garbage
+// collection must not touch.
+func (m *Manager) Pods() []*v1.Pod {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*v1.Pod, 0, len(m.live)+len(m.dying))
+	for _, w := range m.live {
+		out = append(out, w.pod.DeepCopy())
+	}
+	for w := range m.dying {
+		out = append(out, w.pod.DeepCopy())
+	}
+	return out
+}
