@@ -52,6 +52,14 @@ type Config struct {
 	// ImageFSPath is on the filesystem holding containerd's images; empty
 	// means containerd's root (the embedded one's, or /var/lib/containerd).
 	ImageFSPath string `json:"image-fs-path"`
+	// RegistryConfigDir holds hosts.toml files in containerd's layout
+	// (mirrors, plain HTTP, CAs, client certificates, skip_verify).
+	RegistryConfigDir string `json:"registry-config-dir"`
+	// RegistryCredentials is a Docker config.json with registry logins.
+	RegistryCredentials string `json:"registry-credentials"`
+	// MaxParallelImagePulls: 1 pulls one image at a time, as the kubelet's
+	// serializeImagePulls default does.
+	MaxParallelImagePulls int `json:"max-parallel-image-pulls"`
 	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
 	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
 	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
@@ -76,6 +84,9 @@ func Default() Config {
 		ContainerLogMaxFiles:        5,
 		EmbeddedContainerd:          true,
 		MaxContainerRestartPeriod:   metav1.Duration{Duration: 300 * time.Second},
+		RegistryConfigDir:           "/etc/containerd/certs.d",
+		RegistryCredentials:         "/root/.docker/config.json",
+		MaxParallelImagePulls:       1,
 		ImageGCHighThresholdPercent: 85,
 		ImageGCLowThresholdPercent:  80,
 		ImageGCPeriod:               metav1.Duration{Duration: 5 * time.Minute},
@@ -115,6 +126,9 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.ContainerLogMaxSize, "container-log-max-size", c.ContainerLogMaxSize, "size at which a container log file is rotated")
 	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", c.ContainerLogMaxFiles, "log files kept per container attempt, the current one included")
 	fs.StringVar(&c.ImageArchiveDir, "image-archive-dir", c.ImageArchiveDir, "directory of image archives (*.tar, *.tar.gz, *.tar.zst) to import, for nodes without a registry (default <state-dir>/images)")
+	fs.StringVar(&c.RegistryConfigDir, "registry-config-dir", c.RegistryConfigDir, "registry settings in containerd's hosts.toml layout (<dir>/<host>/hosts.toml)")
+	fs.StringVar(&c.RegistryCredentials, "registry-credentials", c.RegistryCredentials, "Docker config.json holding registry logins (read at each pull)")
+	fs.IntVar(&c.MaxParallelImagePulls, "max-parallel-image-pulls", c.MaxParallelImagePulls, "image pulls at once (1: one at a time)")
 	fs.IntVar(&c.ImageGCHighThresholdPercent, "image-gc-high-threshold-percent", c.ImageGCHighThresholdPercent, "image filesystem usage (%) above which unused images are removed; 100 disables image GC")
 	fs.IntVar(&c.ImageGCLowThresholdPercent, "image-gc-low-threshold-percent", c.ImageGCLowThresholdPercent, "image filesystem usage (%) image GC brings usage down to")
 	fs.Var(durationValue{&c.ImageGCPeriod}, "image-gc-period", "how often image filesystem usage is checked")
@@ -184,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if h, l := c.ImageGCHighThresholdPercent, c.ImageGCLowThresholdPercent; h < 0 || h > 100 || l < 0 || l >= h && h != 100 {
 		errs = append(errs, fmt.Errorf("image-gc-low-threshold-percent (%d) must be under image-gc-high-threshold-percent (%d), both 0..100", l, h))
+	}
+	if c.MaxParallelImagePulls < 1 {
+		errs = append(errs, fmt.Errorf("max-parallel-image-pulls: %d is under 1", c.MaxParallelImagePulls))
 	}
 	if c.ImageGCPeriod.Duration < time.Second {
 		errs = append(errs, fmt.Errorf("image-gc-period: %s is shorter than 1s", c.ImageGCPeriod.Duration))

@@ -83,6 +83,8 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	rt, err := runtime.NewContainerd(runtime.Options{
 		Address: address, Namespace: cfg.ContainerdNamespace, Snapshotter: cfg.Snapshotter,
 		RuncRoot: runcRoot, Logger: log.Named("runtime"),
+		RegistryConfigDir: cfg.RegistryConfigDir,
+		Credentials:       runtime.DockerCredentials(cfg.RegistryCredentials),
 	})
 	if err != nil {
 		return err
@@ -122,8 +124,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
 		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
-		KubeVersion: strings.TrimPrefix(version.KubeletVersion, "v"),
-		Metrics:     podMetrics,
+		KubeVersion:   strings.TrimPrefix(version.KubeletVersion, "v"),
+		Metrics:       podMetrics,
+		ParallelPulls: cfg.MaxParallelImagePulls,
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,
 			Max:     cfg.MaxContainerRestartPeriod.Duration,

@@ -39,6 +39,16 @@ func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Ima
 		w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
 		return img, nil
 	}
+	// Only this pod's worker waits for a pull slot; every other pod's
+	// work goes on.
+	select {
+	case w.m.pulls <- struct{}{}:
+	case <-ctx.Done():
+		return nil, &waiting{Reason: "ErrImagePull", Message: ctx.Err().Error()}
+	case <-w.killed:
+		return nil, &waiting{Reason: "ErrImagePull", Message: "pod is being deleted"}
+	}
+	defer func() { <-w.m.pulls }()
 	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := w.m.o.Clock.Now()
 	img, err = rt.PullImage(ctx, c.Image)

@@ -53,6 +53,9 @@ type Options struct {
 	KubeVersion string
 	// Metrics receives the workers' measurements (default: unregistered).
 	Metrics *Metrics
+	// ParallelPulls bounds image pulls at once (default 1: one at a time,
+	// so pulls do not fight over a slow link; other work goes on).
+	ParallelPulls int
 }
 
 // Sandboxes is what workers need of pod sandboxes; *sandbox.Manager
@@ -88,6 +91,8 @@ type Manager struct {
 	sandboxes map[types.UID]string
 
 	prober *prober.Manager
+	// pulls is a semaphore for image pulls.
+	pulls chan struct{}
 
 	// ctx is what workers run under; it ends when Run's context does.
 	ctx    context.Context
@@ -103,6 +108,9 @@ func NewManager(o Options) *Manager {
 	}
 	if o.BackOff == (lifecycle.BackOff{}) {
 		o.BackOff = lifecycle.DefaultBackOff()
+	}
+	if o.ParallelPulls < 1 {
+		o.ParallelPulls = 1
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
@@ -121,6 +129,7 @@ func NewManager(o Options) *Manager {
 		last:      map[string]*worker{},
 		ids:       map[string]*worker{},
 		sandboxes: map[types.UID]string{},
+		pulls:     make(chan struct{}, o.ParallelPulls),
 	}
 	m.prober = prober.NewManager(prober.Options{
 		Execer:      o.Runtime,

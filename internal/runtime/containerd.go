@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
@@ -39,7 +40,12 @@ type Options struct {
 	// (/run/containerd/runc/<namespace>), which two containerds on one host
 	// using the same namespace would share.
 	RuncRoot string
-	Logger   *zap.Logger
+	// RegistryConfigDir holds per-registry hosts.toml files in containerd's
+	// layout (mirrors, plain HTTP, CAs, client certificates, skip_verify).
+	RegistryConfigDir string
+	// Credentials returns a registry host's user and password.
+	Credentials func(host string) (string, string, error)
+	Logger      *zap.Logger
 }
 
 // Containerd implements Runtime with the containerd client. It uses only
@@ -162,9 +168,13 @@ func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) 
 	if err != nil {
 		return nil, err
 	}
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchLocalhost)),
-	})
+	// containerd's own hosts.toml handling: mirrors and TLS per registry
+	// from RegistryConfigDir; localhost falls back to plain HTTP.
+	opts := config.HostOptions{Credentials: c.o.Credentials}
+	if c.o.RegistryConfigDir != "" {
+		opts.HostDir = config.HostDirFromRoot(c.o.RegistryConfigDir)
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(ctx, opts)})
 	img, err := c.client.Pull(ctx, full,
 		client.WithResolver(resolver),
 		client.WithPullUnpack,
