@@ -48,7 +48,50 @@ spec:
 	d.writeManifest("mirrored.yaml", pod("mirrored", fake+"/mirrored/busybox:1"))
 	d.writeManifest("missing.yaml", pod("missing", e.registry.host+"/no/such:1"))
 	d.writeManifest("unreachable.yaml", pod("unreachable", "127.0.0.1:1/nothing/here:1"))
+	// No tag: imagePullPolicy defaults to Always, and :latest is pulled.
+	d.writeManifest("untagged.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: untagged
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %s/busybox
+    command: ["sleep", "3600"]
+`, e.registry.host))
+	d.writeManifest("never.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: never
+spec:
+  containers:
+  - name: main
+    image: localhost/not/here:1
+    imagePullPolicy: Never
+`)
+	d.writeManifest("invalid.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: invalid
+spec:
+  containers:
+  - name: main
+    image: "Not/A:Valid:Ref"
+`)
 	d.waitRunning("default", "mirrored")
+	untagged := d.waitRunning("default", "untagged")
+	if got := untagged.Spec.Containers[0].ImagePullPolicy; got != v1.PullAlways {
+		t.Errorf("untagged image: imagePullPolicy %s, want Always", got)
+	}
+	for name, reason := range map[string]string{"never": "ErrImageNeverPull", "invalid": "InvalidImageName"} {
+		d.waitPod("default", name, 30*time.Second, func(p *v1.Pod) (bool, string) {
+			if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return false, summary(p)
+			}
+			return p.Status.ContainerStatuses[0].State.Waiting.Reason == reason, summary(p)
+		})
+	}
 	for _, name := range []string{"missing", "unreachable"} {
 		seen := map[string]bool{}
 		d.waitPod("default", name, 60*time.Second, func(p *v1.Pod) (bool, string) {
