@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -61,6 +62,10 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	}
 	// Volume errors (a failed hostPath type check, a subPath leaving its
 	// volume) are the container's, as the kubelet reports subPath ones.
+	termLog, err := w.createTerminationLog(c, id)
+	if err != nil {
+		return retry("CreateContainerConfigError", err.Error())
+	}
 	mounts, err := volume.ContainerMounts(w.pod, c, paths.Dir)
 	if err != nil {
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -75,8 +80,9 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		SandboxPid: sb.Pid,
 		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),
 		HostsPath:  paths.Hosts, HostnamePath: paths.Hostname, ResolvConfPath: paths.ResolvConf, ShmPath: paths.Shm,
-		HostIP: w.m.o.HostIP,
-		Mounts: mounts,
+		HostIP:             w.m.o.HostIP,
+		Mounts:             mounts,
+		TerminationLogPath: termLog,
 	})
 	if err != nil {
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -93,6 +99,9 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
 	labels[runtime.LabelSandboxID] = sb.ID
 	labels[runtime.LabelLogPath] = logPath
+	if termLog != "" {
+		labels[labelTerminationLog] = termLog
+	}
 	if img.Config.StopSignal != "" {
 		labels[labelStopSignal] = img.Config.StopSignal
 	}
@@ -154,6 +163,9 @@ func (w *worker) pruneAttempts(ctx context.Context, obs observed, name string, a
 			continue
 		}
 		removeLog(old.Labels[runtime.LabelLogPath])
+		if p := old.Labels[labelTerminationLog]; p != "" {
+			_ = os.Remove(p)
+		}
 	}
 }
 

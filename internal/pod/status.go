@@ -111,6 +111,9 @@ func terminatedState(c *runtime.Container) *v1.ContainerStateTerminated {
 	default:
 		t.Reason = "Error"
 	}
+	if t.Message == "" {
+		t.Message = c.Labels[labelTerminationMessage]
+	}
 	return t
 }
 

@@ -100,6 +100,15 @@ func (w *worker) sync(ctx context.Context) time.Time {
 		w.log.Error("list pod containers", zap.Error(err))
 		return due
 	}
+	// A container that exited already (a quick command) is recorded
+	// before the status goes out, so its first terminated state is whole
+	// (termination message included).
+	if w.recordExits(ctx, obs) {
+		if obs, err = w.list(ctx); err != nil {
+			return due
+		}
+		w.poke()
+	}
 	// Containers started in this pass get their probes now, not at the
 	// next event: initialDelaySeconds counts from their start.
 	if w.syncProbes(ctx, obs) {
@@ -129,6 +138,7 @@ func (w *worker) recordExits(ctx context.Context, obs observed) bool {
 			if err := w.m.o.Runtime.RecordExit(ctx, c.ID); err != nil {
 				w.log.Warn("record container exit", zap.String("container", c.ID), zap.Error(err))
 			}
+			w.recordTerminationMessage(ctx, c)
 		}
 	}
 	for _, s := range obs.containers {

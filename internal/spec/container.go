@@ -28,6 +28,9 @@ type Container struct {
 	NetNSPath  string
 	// Files the pod shares between its containers; empty to skip.
 	HostsPath, HostnamePath, ResolvConfPath, ShmPath string
+	// TerminationLogPath is this attempt's host file mounted at the
+	// container's terminationMessagePath; empty to skip.
+	TerminationLogPath string
 	// Env the daemon resolved for fieldRefs that need runtime facts.
 	PodIP, HostIP string
 	// Mounts are the container's volumeMounts, resolved to host paths by
@@ -141,6 +144,9 @@ func podMounts(mounts []specs.Mount, c Container) []specs.Mount {
 	bind("/etc/hosts", c.HostsPath)
 	bind("/etc/hostname", c.HostnamePath)
 	bind("/etc/resolv.conf", c.ResolvConfPath)
+	if p := c.Container.TerminationMessagePath; p != "" {
+		bind(p, c.TerminationLogPath)
+	}
 	return out
 }
 
