@@ -57,6 +57,10 @@ type Config struct {
 	RegistryConfigDir string `json:"registry-config-dir"`
 	// RegistryCredentials is a Docker config.json with registry logins.
 	RegistryCredentials string `json:"registry-credentials"`
+	// AllowedUnsafeSysctls may be set by pods besides the safe ones (an
+	// entry ending in "*" is a prefix); others fail the pod with
+	// SysctlForbidden.
+	AllowedUnsafeSysctls []string `json:"allowed-unsafe-sysctls"`
 	// MaxParallelImagePulls: 1 pulls one image at a time, as the kubelet's
 	// serializeImagePulls default does.
 	MaxParallelImagePulls int `json:"max-parallel-image-pulls"`
@@ -128,6 +132,7 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.ImageArchiveDir, "image-archive-dir", c.ImageArchiveDir, "directory of image archives (*.tar, *.tar.gz, *.tar.zst) to import, for nodes without a registry (default <state-dir>/images)")
 	fs.StringVar(&c.RegistryConfigDir, "registry-config-dir", c.RegistryConfigDir, "registry settings in containerd's hosts.toml layout (<dir>/<host>/hosts.toml)")
 	fs.StringVar(&c.RegistryCredentials, "registry-credentials", c.RegistryCredentials, "Docker config.json holding registry logins (read at each pull)")
+	fs.StringSliceVar(&c.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", c.AllowedUnsafeSysctls, "sysctls pods may set besides the safe ones (comma-separated; a trailing * is a prefix)")
 	fs.IntVar(&c.MaxParallelImagePulls, "max-parallel-image-pulls", c.MaxParallelImagePulls, "image pulls at once (1: one at a time)")
 	fs.IntVar(&c.ImageGCHighThresholdPercent, "image-gc-high-threshold-percent", c.ImageGCHighThresholdPercent, "image filesystem usage (%) above which unused images are removed; 100 disables image GC")
 	fs.IntVar(&c.ImageGCLowThresholdPercent, "image-gc-low-threshold-percent", c.ImageGCLowThresholdPercent, "image filesystem usage (%) image GC brings usage down to")

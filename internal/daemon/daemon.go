@@ -124,9 +124,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
 		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
-		KubeVersion:   strings.TrimPrefix(version.KubeletVersion, "v"),
-		Metrics:       podMetrics,
-		ParallelPulls: cfg.MaxParallelImagePulls,
+		KubeVersion:          strings.TrimPrefix(version.KubeletVersion, "v"),
+		Metrics:              podMetrics,
+		ParallelPulls:        cfg.MaxParallelImagePulls,
+		AllowedUnsafeSysctls: cfg.AllowedUnsafeSysctls,
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,
 			Max:     cfg.MaxContainerRestartPeriod.Duration,

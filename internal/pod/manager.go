@@ -53,6 +53,9 @@ type Options struct {
 	KubeVersion string
 	// Metrics receives the workers' measurements (default: unregistered).
 	Metrics *Metrics
+	// AllowedUnsafeSysctls are sysctls (or prefixes ending in "*") pods may
+	// set besides the safe ones.
+	AllowedUnsafeSysctls []string
 	// ParallelPulls bounds image pulls at once (default 1: one at a time,
 	// so pulls do not fight over a slow link; other work goes on).
 	ParallelPulls int

@@ -91,6 +91,8 @@ type statusInput struct {
 	// hooking is the attempt whose postStart hook still runs: not Running
 	// yet, as far as anyone outside is concerned.
 	hooking string
+	// failed ends the pod as a whole (SysctlForbidden, DeadlineExceeded).
+	failed *podFailure
 }
 
 // terminatedState renders an exited attempt as the kubelet does.
@@ -185,10 +187,14 @@ func computeStatus(in statusInput) v1.PodStatus {
 		t := metav1.NewTime(in.started)
 		s.StartTime = &t
 	}
+	initWaiting := "PodInitializing"
+	if in.failed != nil {
+		initWaiting = ""
+	}
 	initDone := true
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		cs := containerStatus(in, c, "PodInitializing")
+		cs := containerStatus(in, c, initWaiting)
 		if cs.State.Running != nil && !isSidecar(c) {
 			cs.Ready = false
 		}
@@ -201,6 +207,11 @@ func computeStatus(in statusInput) v1.PodStatus {
 	if !initDone {
 		appWaiting = "PodInitializing"
 	}
+	if in.failed != nil {
+		// Nothing will run: no reason that would hide the pod's own in
+		// the STATUS column.
+		appWaiting = ""
+	}
 	var notReady []string
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
@@ -211,6 +222,9 @@ func computeStatus(in statusInput) v1.PodStatus {
 		s.ContainerStatuses = append(s.ContainerStatuses, cs)
 	}
 	s.Phase = phase(pod, s, initDone)
+	if in.failed != nil {
+		s.Phase, s.Reason, s.Message = v1.PodFailed, in.failed.Reason, in.failed.Message
+	}
 	if in.prev != nil && (in.prev.Phase == v1.PodSucceeded || in.prev.Phase == v1.PodFailed) {
 		// Terminal phases stay terminal, whatever the runtime says later.
 		s.Phase = in.prev.Phase

@@ -38,6 +38,19 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	}
 	defer func() { w.report(obs, sandboxRunning(obs)) }()
 
+	soonest(w.checkFailure(w.startTime(obs)))
+	if w.failed != nil {
+		// Failed as a whole: stop what runs, start nothing.
+		w.stopForFailure(ctx, obs)
+		if cur, err := w.list(ctx); err == nil && w.recordExits(ctx, cur) {
+			if cur, err = w.list(ctx); err == nil {
+				obs = cur
+			}
+		} else if err == nil {
+			obs = cur
+		}
+		return time.Time{}
+	}
 	if w.terminal() {
 		return time.Time{}
 	}

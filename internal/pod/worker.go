@@ -48,6 +48,8 @@ type worker struct {
 	hooking string
 	// probed are the attempts the prober watches.
 	probed map[string]bool
+	// failed ends the pod as a whole (admission or deadline).
+	failed *podFailure
 	// deletedAt is set once termination starts.
 	deletedAt *metav1.Time
 }
@@ -168,6 +170,7 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		sandboxOK: sandboxOK,
 		probes:    w.m.prober,
 		hooking:   w.hooking,
+		failed:    w.failed,
 	})
 	w.lastStatus = &st
 	if !w.startObserved && allRunning(st) {

@@ -134,6 +134,12 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 		Args:        append(append([]string(nil), img.Config.Entrypoint...), img.Config.Cmd...),
 	}
 	sb.OOMScoreAdj = pauseOOMScoreAdj()
+	if sc := pod.Spec.SecurityContext; sc != nil && len(sc.Sysctls) > 0 {
+		sb.Sysctls = map[string]string{}
+		for _, s := range sc.Sysctls {
+			sb.Sysctls[s.Name] = s.Value
+		}
+	}
 	sb.ShareProcessNamespace = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
 	if !pod.Spec.HostNetwork {
 		sb.NetNSPath = m.NetNSPath(id)

@@ -91,6 +91,9 @@ type Sandbox struct {
 	ShareProcessNamespace bool
 	// Args is the pause image's entrypoint.
 	Args []string
+	// Sysctls are set in the sandbox's namespaces, which every container
+	// of the pod shares.
+	Sysctls map[string]string
 	// OOMScoreAdj keeps the pause process from being the OOM killer's
 	// choice (the kubelet uses -998); nil leaves the runtime's default.
 	OOMScoreAdj *int
@@ -138,6 +141,12 @@ func SandboxSpec(sb Sandbox) (*specs.Spec, error) {
 	}
 	s.Linux.CgroupsPath = path.Join(PodCgroup(sb.PodUID, sb.QOSClass), sb.ID)
 	s.Linux.Namespaces = sandboxNamespaces(sb)
+	if len(sb.Sysctls) > 0 {
+		s.Linux.Sysctl = map[string]string{}
+		for k, v := range sb.Sysctls {
+			s.Linux.Sysctl[k] = v
+		}
+	}
 	if s.Annotations == nil {
 		s.Annotations = map[string]string{}
 	}

@@ -1,0 +1,130 @@
+package pod
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/runtime"
+)
+
+// podFailure ends a pod as a whole: it is Failed with this reason, its
+// containers are stopped and nothing of it starts again.
+type podFailure struct {
+	Reason, Message string
+}
+
+// SafeSysctls are the sysctls the kubelet allows every pod: namespaced,
+// and unable to hurt the node or other pods.
+var SafeSysctls = []string{
+	"kernel.shm_rmid_forced",
+	"net.ipv4.ip_local_port_range",
+	"net.ipv4.tcp_syncookies",
+	"net.ipv4.ping_group_range",
+	"net.ipv4.ip_unprivileged_port_start",
+	"net.ipv4.ip_local_reserved_ports",
+	"net.ipv4.tcp_keepalive_time",
+	"net.ipv4.tcp_fin_timeout",
+	"net.ipv4.tcp_keepalive_intvl",
+	"net.ipv4.tcp_keepalive_probes",
+	"net.ipv4.tcp_rmem",
+	"net.ipv4.tcp_wmem",
+}
+
+// sysctlAllowed reports whether a sysctl is safe or matches the node's
+// allowed unsafe ones (an entry ending in "*" is a prefix).
+func sysctlAllowed(name string, allowedUnsafe []string) bool {
+	for _, s := range SafeSysctls {
+		if name == s {
+			return true
+		}
+	}
+	for _, a := range allowedUnsafe {
+		if a == name || strings.HasSuffix(a, "*") && strings.HasPrefix(name, strings.TrimSuffix(a, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// admit decides whether the node may run the pod at all, as the kubelet's
+// admission does; a refusal fails the pod before anything runs.
+func admit(pod *v1.Pod, allowedUnsafe []string) *podFailure {
+	sc := pod.Spec.SecurityContext
+	if sc == nil {
+		return nil
+	}
+	for _, s := range sc.Sysctls {
+		if !sysctlAllowed(s.Name, allowedUnsafe) {
+			return &podFailure{Reason: "SysctlForbidden", Message: fmt.Sprintf("Pod forbidden sysctl: %q not allowlisted", s.Name)}
+		}
+		if pod.Spec.HostNetwork && strings.HasPrefix(s.Name, "net.") {
+			return &podFailure{Reason: "SysctlForbidden", Message: fmt.Sprintf("Pod forbidden sysctl: %q is a network sysctl, not allowed with hostNetwork", s.Name)}
+		}
+		if pod.Spec.HostIPC && (strings.HasPrefix(s.Name, "kernel.shm") || strings.HasPrefix(s.Name, "kernel.msg") || strings.HasPrefix(s.Name, "kernel.sem") || strings.HasPrefix(s.Name, "fs.mqueue.")) {
+			return &podFailure{Reason: "SysctlForbidden", Message: fmt.Sprintf("Pod forbidden sysctl: %q is an IPC sysctl, not allowed with hostIPC", s.Name)}
+		}
+	}
+	return nil
+}
+
+// checkFailure admits the pod on its first sync and watches its
+// activeDeadlineSeconds; it returns when the deadline falls (zero: none).
+func (w *worker) checkFailure(started time.Time) time.Time {
+	if w.failed != nil {
+		return time.Time{}
+	}
+	if f := admit(w.pod, w.m.o.AllowedUnsafeSysctls); f != nil {
+		w.failed = f
+		w.event("", v1.EventTypeWarning, f.Reason, f.Message)
+		return time.Time{}
+	}
+	if d := w.pod.Spec.ActiveDeadlineSeconds; d != nil && !started.IsZero() {
+		deadline := started.Add(time.Duration(*d) * time.Second)
+		if w.m.o.Clock.Now().Before(deadline) {
+			return deadline
+		}
+		w.failed = &podFailure{Reason: "DeadlineExceeded", Message: "Pod was active on the node longer than the specified deadline"}
+		w.event("", v1.EventTypeNormal, "DeadlineExceeded", w.failed.Message)
+	}
+	return time.Time{}
+}
+
+// stopForFailure stops whatever of a failed pod still runs, each container
+// through its preStop hook and grace period.
+func (w *worker) stopForFailure(ctx context.Context, obs observed) {
+	for id := range w.probed {
+		w.unprobe(id)
+	}
+	var wg sync.WaitGroup
+	for name, s := range obs.containers {
+		for _, c := range s {
+			if c.State != runtime.StateRunning {
+				continue
+			}
+			wg.Add(1)
+			go func(name string, c runtime.Container) {
+				defer wg.Done()
+				if err := w.killContainer(ctx, name, c, w.gracePeriod(), "Stopping container "+name); err != nil {
+					w.log.Warn("stop container of a failed pod", zap.String("container", c.ID), zap.Error(err))
+				}
+			}(name, c)
+		}
+	}
+	wg.Wait()
+}
+
+// startTime is when the pod became active on the node: its first
+// sandbox's creation, or when the worker got it.
+func (w *worker) startTime(obs observed) time.Time {
+	started := w.started
+	if sb := firstSandbox(obs); sb != nil && sb.CreatedAt.Before(started) {
+		started = sb.CreatedAt
+	}
+	return started
+}
