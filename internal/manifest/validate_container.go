@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -160,7 +161,7 @@ func (c *checker) env(env []v1.EnvVar, p *field.Path) {
 		case vf.SecretKeyRef != nil:
 			c.add(vp.Child("secretKeyRef"), "not allowed: Secrets are read from an API server and %s; put the value in env[].value or read it from a hostPath file", noAPIServer)
 		case vf.ResourceFieldRef != nil:
-			c.add(vp.Child("resourceFieldRef"), "not supported by minikubelet; supported: fieldRef to %s", strings.Join(EnvFieldPaths, ", "))
+			c.resourceFieldRef(vf.ResourceFieldRef, vp.Child("resourceFieldRef"))
 		case vf.FileKeyRef != nil:
 			c.add(vp.Child("fileKeyRef"), "not supported by minikubelet; supported: fieldRef to %s", strings.Join(EnvFieldPaths, ", "))
 		case vf.FieldRef != nil:
@@ -356,4 +357,27 @@ func countSet(set ...bool) int {
 		}
 	}
 	return n
+}
+
+// resourceFieldRef checks an env resourceFieldRef: a known resource and a
+// divisor the API server would accept for it.
+func (c *checker) resourceFieldRef(r *v1.ResourceFieldSelector, p *field.Path) {
+	switch r.Resource {
+	case "limits.cpu", "requests.cpu":
+		if !r.Divisor.IsZero() && r.Divisor.Cmp(resource.MustParse("1m")) != 0 && r.Divisor.Cmp(resource.MustParse("1")) != 0 {
+			c.add(p.Child("divisor"), "must be 1m or 1 for cpu, got %s", r.Divisor.String())
+		}
+	case "limits.memory", "requests.memory", "limits.ephemeral-storage", "requests.ephemeral-storage":
+		if !r.Divisor.IsZero() {
+			ok := false
+			for _, d := range []string{"1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi", "1Ei"} {
+				ok = ok || r.Divisor.Cmp(resource.MustParse(d)) == 0
+			}
+			if !ok {
+				c.add(p.Child("divisor"), "must be 1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi or 1Ei, got %s", r.Divisor.String())
+			}
+		}
+	default:
+		c.add(p.Child("resource"), "unsupported value %q: supported: limits.cpu, limits.memory, limits.ephemeral-storage, requests.cpu, requests.memory, requests.ephemeral-storage", r.Resource)
+	}
 }

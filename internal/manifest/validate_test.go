@@ -161,9 +161,12 @@ func TestValidate(t *testing.T) {
 		{"env configMapKeyRef", func(p *v1.Pod) {
 			c0(p).Env = []v1.EnvVar{{Name: "C", ValueFrom: &v1.EnvVarSource{ConfigMapKeyRef: &v1.ConfigMapKeySelector{Key: "k"}}}}
 		}, "spec.containers[0].env[0].valueFrom.configMapKeyRef", "ConfigMaps are read from an API server"},
-		{"env resourceFieldRef", func(p *v1.Pod) {
-			c0(p).Env = []v1.EnvVar{{Name: "R", ValueFrom: &v1.EnvVarSource{ResourceFieldRef: &v1.ResourceFieldSelector{Resource: "limits.cpu"}}}}
-		}, "spec.containers[0].env[0].valueFrom.resourceFieldRef", "not supported"},
+		{"env resourceFieldRef unknown resource", func(p *v1.Pod) {
+			c0(p).Env = []v1.EnvVar{{Name: "R", ValueFrom: &v1.EnvVarSource{ResourceFieldRef: &v1.ResourceFieldSelector{Resource: "limits.gpu"}}}}
+		}, "spec.containers[0].env[0].valueFrom.resourceFieldRef.resource", "unsupported value"},
+		{"env resourceFieldRef bad cpu divisor", func(p *v1.Pod) {
+			c0(p).Env = []v1.EnvVar{{Name: "R", ValueFrom: &v1.EnvVarSource{ResourceFieldRef: &v1.ResourceFieldSelector{Resource: "limits.cpu", Divisor: resource.MustParse("1Mi")}}}}
+		}, "spec.containers[0].env[0].valueFrom.resourceFieldRef.divisor", "must be 1m or 1"},
 		{"env value and valueFrom", func(p *v1.Pod) {
 			c0(p).Env = []v1.EnvVar{{Name: "N", Value: "x", ValueFrom: &v1.EnvVarSource{FieldRef: &v1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}
 		}, "spec.containers[0].env[0].value", "together with valueFrom"},

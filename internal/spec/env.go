@@ -46,9 +46,16 @@ func Env(c Container) ([]string, error) {
 }
 
 func fieldValue(c Container, e v1.EnvVar) (string, error) {
+	if rf := e.ValueFrom.ResourceFieldRef; rf != nil {
+		v, err := ResourceFieldValue(c.Pod, c.Container, rf)
+		if err != nil {
+			return "", fmt.Errorf("env %q: %w", e.Name, err)
+		}
+		return v, nil
+	}
 	ref := e.ValueFrom.FieldRef
 	if ref == nil {
-		return "", fmt.Errorf("env %q: only fieldRef is supported in valueFrom", e.Name)
+		return "", fmt.Errorf("env %q: only fieldRef and resourceFieldRef are supported in valueFrom", e.Name)
 	}
 	p := c.Pod
 	switch ref.FieldPath {

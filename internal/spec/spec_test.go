@@ -168,3 +168,42 @@ func TestBestEffortShares(t *testing.T) {
 		t.Fatalf("BestEffort shares %+v, want 2", r.CPU)
 	}
 }
+
+func TestResourceFieldRefEnv(t *testing.T) {
+	nodeCapacity = func() (int64, int64) { return 2000, 8 << 30 }
+	p := testPod()
+	c := &v1.Container{Name: "c", Resources: v1.ResourceRequirements{
+		Limits:   v1.ResourceList{v1.ResourceCPU: resource.MustParse("500m"), v1.ResourceMemory: resource.MustParse("512Mi")},
+		Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("250m")},
+	}}
+	p.Spec.Containers = []v1.Container{*c, {Name: "bare"}}
+	ref := func(res, div, ctr string) *v1.EnvVarSource {
+		s := &v1.ResourceFieldSelector{Resource: res, ContainerName: ctr}
+		if div != "" {
+			s.Divisor = resource.MustParse(div)
+		}
+		return &v1.EnvVarSource{ResourceFieldRef: s}
+	}
+	c.Env = []v1.EnvVar{
+		{Name: "CPU_LIMIT", ValueFrom: ref("limits.cpu", "", "")},
+		{Name: "CPU_LIMIT_M", ValueFrom: ref("limits.cpu", "1m", "")},
+		{Name: "CPU_REQ_M", ValueFrom: ref("requests.cpu", "1m", "")},
+		{Name: "MEM_MI", ValueFrom: ref("limits.memory", "1Mi", "")},
+		{Name: "BARE_CPU", ValueFrom: ref("limits.cpu", "", "bare")},
+		{Name: "BARE_MEM_REQ", ValueFrom: ref("requests.memory", "", "bare")},
+	}
+	env, err := Env(Container{Pod: p, Container: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"CPU_LIMIT=1", "CPU_LIMIT_M=500", "CPU_REQ_M=250", "MEM_MI=512", "BARE_CPU=2", "BARE_MEM_REQ=0"}
+	for _, w := range want {
+		found := false
+		for _, e := range env {
+			found = found || e == w
+		}
+		if !found {
+			t.Errorf("missing %s in %v", w, env)
+		}
+	}
+}
