@@ -8,22 +8,30 @@ import (
 	"strings"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/spec"
 )
 
 // writeDownwardAPI writes the files of a downwardAPI (or projected) volume.
 // A static pod's metadata never changes while it runs (an edit makes a
 // new pod), so the files are written once per sandbox and never updated.
-// resourceFieldRef items are left out here and refused when a container
-// mounts the volume (see ContainerMounts).
+// resourceFieldRef items hold the named container's limit or request.
 func writeDownwardAPI(dir string, pod *v1.Pod, items []v1.DownwardAPIVolumeFile, defaultMode int32, fsGroup *int64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	for _, it := range items {
-		if it.FieldRef == nil {
+		var val string
+		var err error
+		switch {
+		case it.FieldRef != nil:
+			val, err = DownwardValue(pod, it.FieldRef.FieldPath)
+		case it.ResourceFieldRef != nil:
+			// In a volume the container is always named (validation).
+			val, err = spec.ResourceFieldValue(pod, &v1.Container{}, it.ResourceFieldRef)
+		default:
 			continue
 		}
-		val, err := DownwardValue(pod, it.FieldRef.FieldPath)
 		if err != nil {
 			return fmt.Errorf("item %q: %w", it.Path, err)
 		}

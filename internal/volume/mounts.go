@@ -136,9 +136,6 @@ func volumeSource(v *v1.Volume, podDir string) (src string, readOnly, create boo
 		}
 		return p, false, true, nil
 	case v.DownwardAPI != nil, v.Projected != nil:
-		if n := resourceFieldItems(v); len(n) > 0 {
-			return "", false, false, fmt.Errorf("resourceFieldRef items (%s) are not supported in volumes yet", strings.Join(n, ", "))
-		}
 		p := DownwardAPIPath(podDir, v.Name)
 		if _, err := os.Stat(p); err != nil {
 			return "", false, false, fmt.Errorf("downwardAPI files are not written at %s", p)
@@ -148,27 +145,6 @@ func volumeSource(v *v1.Volume, podDir string) (src string, readOnly, create boo
 		return p, true, false, nil
 	}
 	return "", false, false, fmt.Errorf("volume type not supported by minikubelet (supported: emptyDir, hostPath, downwardAPI, projected downwardAPI)")
-}
-
-func resourceFieldItems(v *v1.Volume) []string {
-	var items []v1.DownwardAPIVolumeFile
-	if v.DownwardAPI != nil {
-		items = v.DownwardAPI.Items
-	}
-	if v.Projected != nil {
-		for _, s := range v.Projected.Sources {
-			if s.DownwardAPI != nil {
-				items = append(items, s.DownwardAPI.Items...)
-			}
-		}
-	}
-	var out []string
-	for _, it := range items {
-		if it.ResourceFieldRef != nil {
-			out = append(out, it.Path)
-		}
-	}
-	return out
 }
 
 // expandSubPathExpr expands $(VAR) from the container's environment as

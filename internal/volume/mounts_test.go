@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/minikubelet/minikubelet/internal/spec"
 )
@@ -79,7 +80,6 @@ func TestContainerMountsErrors(t *testing.T) {
 		{"subPathExpr with a missing variable", v1.VolumeMount{Name: "scratch", MountPath: "/s", SubPathExpr: "$(NOPE)/x"}, "missing value for NOPE"},
 		{"subPathExpr expanding to ..", v1.VolumeMount{Name: "scratch", MountPath: "/s", SubPathExpr: "$(UP)/x"}, "must not contain '..'"},
 		{"subPath missing in a read-only volume", v1.VolumeMount{Name: "info", MountPath: "/s", SubPath: "other"}, "does not exist in the volume"},
-		{"resourceFieldRef item", v1.VolumeMount{Name: "limits", MountPath: "/l"}, "resourceFieldRef items (cpu) are not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,5 +163,22 @@ func TestRecursiveReadOnly(t *testing.T) {
 		if got := recursiveReadOnly(v1.VolumeMount{ReadOnly: tt.readOnly, RecursiveReadOnly: tt.mode}); got != tt.want {
 			t.Errorf("mode %v readOnly %v kernel %v: %v, want %v", tt.mode, tt.readOnly, tt.kernel, got, tt.want)
 		}
+	}
+}
+
+func TestDownwardAPIResourceFieldItem(t *testing.T) {
+	dir := t.TempDir()
+	p := &v1.Pod{}
+	p.Spec.Containers = []v1.Container{{Name: "app", Resources: v1.ResourceRequirements{
+		Limits: v1.ResourceList{v1.ResourceMemory: resource.MustParse("64Mi")},
+	}}}
+	items := []v1.DownwardAPIVolumeFile{{Path: "mem", ResourceFieldRef: &v1.ResourceFieldSelector{
+		ContainerName: "app", Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}}
+	if err := writeDownwardAPI(dir, p, items, 0o644, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "mem"))
+	if err != nil || string(b) != "64" {
+		t.Fatalf("mem file %q %v, want 64", b, err)
 	}
 }
