@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -67,6 +68,12 @@ type Config struct {
 	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
 	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
 	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
+	// CNI networking (issue 7): plugin directories (colon-separated), the
+	// operator's network configurations, and the default network's subnet
+	// used when that directory holds none.
+	CNIBinDir  string `json:"cni-bin-dir"`
+	CNIConfDir string `json:"cni-conf-dir"`
+	PodCIDR    string `json:"pod-cidr"`
 }
 
 // Default returns the built-in configuration.
@@ -94,6 +101,9 @@ func Default() Config {
 		ImageGCHighThresholdPercent: 85,
 		ImageGCLowThresholdPercent:  80,
 		ImageGCPeriod:               metav1.Duration{Duration: 5 * time.Minute},
+		CNIBinDir:                   "/opt/cni/bin:/usr/lib/cni",
+		CNIConfDir:                  "/etc/cni/net.d",
+		PodCIDR:                     "10.217.0.0/16",
 	}
 }
 
@@ -139,6 +149,9 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.Var(durationValue{&c.ImageGCPeriod}, "image-gc-period", "how often image filesystem usage is checked")
 	fs.StringVar(&c.ImageFSPath, "image-fs-path", c.ImageFSPath, "a path on the image filesystem (default: containerd's root)")
 	fs.Var(durationValue{&c.MaxContainerRestartPeriod}, "max-container-restart-period", "longest crash-loop back-off between restarts of a failing container")
+	fs.StringVar(&c.CNIBinDir, "cni-bin-dir", c.CNIBinDir, "directories (colon-separated) searched for CNI plugins")
+	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "directory whose first CNI network configuration pods use (default network under <state-dir>/cni when it has none)")
+	fs.StringVar(&c.PodCIDR, "pod-cidr", c.PodCIDR, "subnet of the default pod network")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
 
@@ -212,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.LogMaxSize(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
+		errs = append(errs, fmt.Errorf("pod-cidr: %q is not a CIDR", c.PodCIDR))
 	}
 	if c.ContainerLogMaxFiles < 1 {
 		errs = append(errs, errors.New("container-log-max-files: must be at least 1"))

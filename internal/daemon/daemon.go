@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/minikubelet/minikubelet/internal/api"
+	"github.com/minikubelet/minikubelet/internal/cni"
 	"github.com/minikubelet/minikubelet/internal/config"
 	"github.com/minikubelet/minikubelet/internal/imagedir"
 	"github.com/minikubelet/minikubelet/internal/imagegc"
@@ -118,6 +119,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	sandboxes := &sandbox.Manager{
 		StateDir: cfg.StateDir, Runtime: rt, Image: cfg.SandboxImage,
 		EnsureImage: images.ensure, Logger: log.Named("sandbox"),
+	}
+	// Pod network (CNI); without one pods keep a loopback-only network.
+	if nw := podNetwork(cfg, log.Named("cni")); nw != nil {
+		sandboxes.Network = nw
 	}
 	hostIP := hostIP()
 	pods := pod.NewManager(pod.Options{
@@ -372,4 +377,26 @@ func connectContainerd(ctx context.Context, cfg config.Config, b *backend, log *
 		case <-time.After(delay):
 		}
 	}
+}
+
+// podNetwork loads the CNI network pods attach to, or says once why pods
+// get a loopback-only network and returns nil.
+func podNetwork(cfg config.Config, log *zap.Logger) *cni.Network {
+	nw, err := cni.New(cni.Options{
+		BinDirs:  filepath.SplitList(cfg.CNIBinDir),
+		ConfDir:  cfg.CNIConfDir,
+		StateDir: filepath.Join(cfg.StateDir, "cni"),
+		PodCIDR:  cfg.PodCIDR,
+		Logger:   log,
+	})
+	switch {
+	case errors.Is(err, cni.ErrNoPlugins):
+		log.Warn("no cni plugins installed: pods get a loopback-only network", zap.Error(err))
+		return nil
+	case err != nil:
+		log.Error("cni network unusable: pods get a loopback-only network", zap.Error(err))
+		return nil
+	}
+	log.Info("pod network", zap.String("network", nw.Name()), zap.String("config", nw.Source))
+	return nw
 }

@@ -57,12 +57,13 @@ func (w *worker) probedContainers() []*v1.Container {
 }
 
 // probeIP is where network probes go: the host's address for host-network
-// pods; otherwise none yet, so probes dial inside the pod's namespace.
+// pods, else the pod IP; with no pod network ("") probes dial inside the
+// pod's namespace.
 func (w *worker) probeIP() string {
 	if w.pod.Spec.HostNetwork {
 		return w.m.o.HostIP
 	}
-	return ""
+	return w.podIP
 }
 
 func (w *worker) unprobe(id string) {

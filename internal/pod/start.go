@@ -81,6 +81,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),
 		HostsPath:  paths.Hosts, HostnamePath: paths.Hostname, ResolvConfPath: paths.ResolvConf, ShmPath: paths.Shm,
 		HostIP:             w.m.o.HostIP,
+		PodIP:              w.probeIP(),
 		Mounts:             mounts,
 		TerminationLogPath: termLog,
 	})

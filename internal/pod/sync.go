@@ -66,6 +66,7 @@ func (w *worker) sync(ctx context.Context) time.Time {
 		return due
 	}
 	w.m.setSandbox(w.pod.UID, sb.ID)
+	w.podIP = podIPOf(obs)
 	if w.syncProbes(ctx, obs) {
 		// A container was killed for failing a probe: record its exit so
 		// the restart policy sees it in this pass.

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/sandbox"
 	"github.com/minikubelet/minikubelet/internal/status"
 )
 
@@ -52,6 +53,8 @@ type worker struct {
 	failed *podFailure
 	// deletedAt is set once termination starts.
 	deletedAt *metav1.Time
+	// podIP is the running sandbox's pod IP (CNI), for probes and hooks.
+	podIP string
 }
 
 func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
@@ -166,6 +169,7 @@ func (w *worker) report(obs observed, sandboxOK bool) {
 		prev:      w.lastStatus,
 		now:       w.m.o.Clock.Now(),
 		hostIP:    w.m.o.HostIP,
+		podIP:     podIPOf(obs),
 		started:   started,
 		sandboxOK: sandboxOK,
 		probes:    w.m.prober,
@@ -201,6 +205,15 @@ func allRunning(st v1.PodStatus) bool {
 		}
 	}
 	return true
+}
+
+// podIPOf is the pod IP the newest sandbox's network got (a label, so it
+// survives daemon restarts); "" without a pod network.
+func podIPOf(o observed) string {
+	if sb := o.sandbox(); sb != nil {
+		return sb.Labels[sandbox.LabelPodIP]
+	}
+	return ""
 }
 
 func firstSandbox(o observed) *runtime.Container {

@@ -106,3 +106,9 @@ func mounted(path string) bool {
 	}
 	return st.Dev != parent.Dev
 }
+
+// isNetNS reports whether path is a pinned network namespace (nsfs).
+func isNetNS(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}

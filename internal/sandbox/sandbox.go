@@ -35,8 +35,25 @@ type Manager struct {
 	EnsureImage func(ctx context.Context) error
 	// HostResolvConf is read for pods' resolv.conf (default /etc/resolv.conf).
 	HostResolvConf string
-	Logger         *zap.Logger
+	// Network attaches pods' network namespaces (CNI); nil leaves pods
+	// with loopback only.
+	Network Network
+	Logger  *zap.Logger
 }
+
+// Network is what sandboxes need of pod networking; *cni.Network
+// implements it.
+type Network interface {
+	// Setup attaches a sandbox's network namespace and returns the pod IP.
+	Setup(ctx context.Context, id, netns string, pod *v1.Pod) (string, error)
+	// Teardown detaches it again (a no-op when it is not attached); netns
+	// is empty when the namespace is already gone.
+	Teardown(ctx context.Context, id, netns string) error
+}
+
+// LabelPodIP on a sandbox container is the pod IP its network got, so a
+// restarted daemon reports the same address.
+const LabelPodIP = runtime.LabelPrefix + "pod.ip"
 
 // Paths are the per-pod files and mounts a container spec refers to.
 type Paths struct {
@@ -157,6 +174,19 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 			}
 		}()
 	}
+	podIP, err := m.setupNetwork(ctx, pod, id, sb.NetNSPath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil && podIP != "" {
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := m.Network.Teardown(cctx, id, sb.NetNSPath); err != nil {
+				log.Warn("roll back pod network", zap.Error(err))
+			}
+		}
+	}()
 	s, err := spec.SandboxSpec(sb)
 	if err != nil {
 		return err
@@ -164,6 +194,9 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 	labels := PodLabels(pod)
 	labels[runtime.LabelKind] = runtime.KindSandbox
 	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
+	if podIP != "" {
+		labels[LabelPodIP] = podIP
+	}
 	if err := m.Runtime.CreateContainer(ctx, runtime.CreateRequest{
 		ID: id, Image: m.Image, Spec: s, Labels: labels,
 	}); err != nil {
@@ -182,20 +215,22 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 	return m.Runtime.StartContainer(ctx, id)
 }
 
-// Stop stops a sandbox's pause container and unpins its network namespace.
+// Stop stops a sandbox's pause container, detaches its network and
+// unpins its network namespace.
 func (m *Manager) Stop(ctx context.Context, id string) error {
 	if err := m.Runtime.StopContainer(ctx, id, syscall.SIGTERM, 10*time.Second); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return fmt.Errorf("stop sandbox %s: %w", id, err)
 	}
-	return unpinNetNS(m.NetNSPath(id))
+	return m.releaseNetwork(ctx, id)
 }
 
-// Remove deletes a stopped sandbox container and its network namespace pin.
+// Remove deletes a stopped sandbox container, detaches its network (if
+// Stop did not) and removes its network namespace pin.
 func (m *Manager) Remove(ctx context.Context, id string) error {
 	if err := m.Runtime.RemoveContainer(ctx, id); err != nil {
 		return fmt.Errorf("remove sandbox %s: %w", id, err)
 	}
-	return unpinNetNS(m.NetNSPath(id))
+	return m.releaseNetwork(ctx, id)
 }
 
 // Cleanup removes what is left of a pod on the node once all its

@@ -94,6 +94,10 @@ func (d *daemon) start() {
 		"--runc-root", filepath.Join(d.dir, "runc"),
 		"--log-level", "debug",
 		"--log-format", "console",
+		// No CNI plugins: a daemon's default pod network would put a
+		// bridge and iptables rules on the host, and the purge after a
+		// test bypasses CNI DEL. The network tests pass their own.
+		"--cni-bin-dir", filepath.Join(d.dir, "no-cni-plugins"),
 	)
 	d.cmd.Args = append(d.cmd.Args, d.extraArgs...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
