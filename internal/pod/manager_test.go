@@ -406,3 +406,14 @@ func TestPodStartLatencyObservedOnce(t *testing.T) {
 		t.Fatalf("pod start observed %d times, want once", n)
 	}
 }
+
+func TestMissingClusterDNSEvent(t *testing.T) {
+	h := newHarness(t)
+	p := testPod("dns", "u12", v1.RestartPolicyAlways, "c")
+	p.Spec.DNSPolicy = v1.DNSClusterFirst
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	h.waitFor("running", func() bool { return h.phase("u12") == v1.PodRunning })
+	if !h.hasEvent("MissingClusterDNS", `Falling back to "Default" policy`) {
+		t.Error("no MissingClusterDNS event for a ClusterFirst pod")
+	}
+}

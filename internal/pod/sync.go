@@ -189,6 +189,12 @@ func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.C
 			}
 		}
 	}
+	if attempt == 0 && w.pod.Spec.DNSPolicy == v1.DNSClusterFirst && !w.pod.Spec.HostNetwork {
+		// No cluster DNS on a lone node: say so, as the kubelet does.
+		w.event("", v1.EventTypeWarning, "MissingClusterDNS", fmt.Sprintf(
+			"pod: %q. minikubelet has no cluster DNS and cannot create the pod using %q policy. Falling back to %q policy.",
+			w.pod.Name+"_"+w.pod.Namespace+"("+string(w.pod.UID)+")", v1.DNSClusterFirst, v1.DNSDefault))
+	}
 	if _, err := w.m.o.Sandboxes.Prepare(w.pod, ""); err != nil {
 		return nil, true, w.sandboxFailed(err)
 	}
