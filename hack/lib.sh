@@ -102,7 +102,8 @@ pids_mentioning() {
 	for pid in /proc/[0-9]*; do
 		pid=${pid#/proc/}
 		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		# A process may end between the glob and the read: skip it quietly.
+		cmd=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
 		[[ $cmd == *"$needle"* ]] && echo "$pid"
 	done
 	return 0
