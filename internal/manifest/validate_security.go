@@ -3,6 +3,7 @@ package manifest
 import (
 	"math"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -15,6 +16,9 @@ import (
 // podSecurity checks spec.securityContext: the API server's rules, plus
 // what minikubelet cannot do (Localhost profiles), plus a runAsNonRoot
 // that a root runAsUser contradicts for some container that sets neither.
+// sysctlName is the shape of a sysctl name, as the API validates it.
+var sysctlName = regexp.MustCompile(`^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$`)
+
 func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	sc := ps.SecurityContext
 	if sc == nil {
@@ -31,6 +35,21 @@ func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	c.id(sc.RunAsUser, p.Child("runAsUser"))
 	c.id(sc.RunAsGroup, p.Child("runAsGroup"))
 	c.id(sc.FSGroup, p.Child("fsGroup"))
+	seen := map[string]bool{}
+	for i, s := range sc.Sysctls {
+		sp := p.Child("sysctls").Index(i)
+		name := strings.ReplaceAll(s.Name, "/", ".")
+		switch {
+		case !sysctlName.MatchString(name) || len(name) > 253:
+			c.add(sp.Child("name"), "%q is not a sysctl name (like kernel.shm_rmid_forced)", s.Name)
+		case seen[name]:
+			c.add(sp.Child("name"), "%q is set twice", s.Name)
+		}
+		seen[name] = true
+		// Whether the node allows it is the daemon's call (its safe set
+		// and allowed-unsafe-sysctls): a refused pod fails with
+		// SysctlForbidden.
+	}
 	for i, g := range sc.SupplementalGroups {
 		c.id(&g, p.Child("supplementalGroups").Index(i))
 	}

@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // TestValidateSecurityAndMounts covers security contexts, emptyDir and
@@ -150,5 +151,19 @@ func TestValidateSecurityAndMounts(t *testing.T) {
 				t.Errorf("got %s: %s\nwant %s: ...%s...", issues[0].field, issues[0].reason, tc.wantField, want)
 			}
 		})
+	}
+}
+
+func TestSysctlNames(t *testing.T) {
+	for name, ok := range map[string]bool{"kernel.shm_rmid_forced": true, "net.ipv4.ip_local_port_range": true, "net/ipv4/tcp_syncookies": true, "Kernel.Bad": false, "kernel..x": false, "": false} {
+		p := &v1.Pod{}
+		p.Name = "p"
+		p.Spec.Containers = []v1.Container{{Name: "c", Image: "busybox:1"}}
+		p.Spec.SecurityContext = &v1.PodSecurityContext{Sysctls: []v1.Sysctl{{Name: name, Value: "1"}}}
+		c := &checker{}
+		c.podSecurity(&p.Spec, field.NewPath("spec", "securityContext"))
+		if got := len(c.issues) == 0; got != ok {
+			t.Errorf("%q: valid=%v, want %v (%v)", name, got, ok, c.issues)
+		}
 	}
 }
