@@ -13,8 +13,9 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/clock"
+
+	"github.com/minikubelet/minikubelet/internal/spec"
 )
 
 // Execer runs a command in a running container (the runtime does).
@@ -74,29 +75,10 @@ func RunHook(ctx context.Context, h *v1.LifecycleHandler, t HookTarget, ex Exece
 	return "", fmt.Errorf("handler has no action")
 }
 
-// ResolvePort turns a port number or a container port name into a number.
-func ResolvePort(p intstr.IntOrString, c *v1.Container) (int, error) {
-	if p.Type == intstr.Int {
-		if p.IntVal < 1 || p.IntVal > 65535 {
-			return 0, fmt.Errorf("port %d is out of range", p.IntVal)
-		}
-		return int(p.IntVal), nil
-	}
-	if n, err := strconv.Atoi(p.StrVal); err == nil {
-		return ResolvePort(intstr.FromInt32(int32(n)), c)
-	}
-	for _, cp := range c.Ports {
-		if cp.Name == p.StrVal {
-			return int(cp.ContainerPort), nil
-		}
-	}
-	return 0, fmt.Errorf("container %q has no port named %q", c.Name, p.StrVal)
-}
-
 // runHTTPHook sends the GET. As in the kubelet, any answer is a success;
 // only a failure to get one is an error.
 func runHTTPHook(ctx context.Context, g *v1.HTTPGetAction, t HookTarget) (string, error) {
-	port, err := ResolvePort(g.Port, t.Container)
+	port, err := spec.ResolvePort(g.Port, t.Container, t.Pod)
 	if err != nil {
 		return "", err
 	}

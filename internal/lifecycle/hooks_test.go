@@ -89,7 +89,7 @@ func TestHTTPHook(t *testing.T) {
 		t.Fatalf("dialed %v ua %q header %q host %q path %q out %q", dialed, gotUA, gotHeader, gotHost, gotPath, out)
 	}
 	h.HTTPGet.Port = intstr.FromString("nope")
-	if _, err := RunHook(context.Background(), h, target, nil, clocktesting.NewFakeClock(time.Now())); err == nil || !strings.Contains(err.Error(), `no port named "nope"`) {
+	if _, err := RunHook(context.Background(), h, target, nil, clocktesting.NewFakeClock(time.Now())); err == nil || !strings.Contains(err.Error(), `no container port named "nope"`) {
 		t.Fatalf("err %v", err)
 	}
 	srv.Close()

@@ -13,6 +13,9 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/minikubelet/minikubelet/internal/spec"
 )
 
 // runGRPC calls grpc.health.v1.Health/Check with the probe's service name
@@ -22,7 +25,7 @@ import (
 // fresh transport: no connection state carries over between attempts or
 // container restarts. The client is plaintext, as the kubelet's is.
 func runGRPC(ctx context.Context, a *v1.GRPCAction, t Target, dial Dialer, timeout time.Duration, kubeVersion string) (Result, string) {
-	port, err := checkPort(int(a.Port))
+	port, err := spec.ResolvePort(intstr.FromInt32(a.Port), nil, nil)
 	if err != nil {
 		return Unknown, "grpc probe: " + err.Error()
 	}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/minikubelet/minikubelet/internal/spec"
 	"github.com/minikubelet/minikubelet/internal/version"
 )
 
@@ -238,44 +239,8 @@ func hostOf(host string, t Target) string {
 	}
 }
 
-// resolvePort turns a probe port (a number or a container port name) into
-// a number. A name is looked up in the probing container first, then in the
-// pod's other containers, so a probe may name a port a sibling declares.
+// resolvePort turns a probe port into a number (spec.ResolvePort: names
+// are looked up in the container, then in its siblings).
 func resolvePort(port intstr.IntOrString, t Target) (int, error) {
-	if port.Type == intstr.Int {
-		return checkPort(int(port.IntVal))
-	}
-	name := port.StrVal
-	if n, ok := findPort(t.Container, name); ok {
-		return checkPort(n)
-	}
-	if t.Pod != nil {
-		for _, list := range [][]v1.Container{t.Pod.Spec.InitContainers, t.Pod.Spec.Containers} {
-			for i := range list {
-				if n, ok := findPort(&list[i], name); ok {
-					return checkPort(n)
-				}
-			}
-		}
-	}
-	return 0, fmt.Errorf("no container port named %q", name)
-}
-
-func findPort(c *v1.Container, name string) (int, bool) {
-	if c == nil {
-		return 0, false
-	}
-	for _, p := range c.Ports {
-		if p.Name == name {
-			return int(p.ContainerPort), true
-		}
-	}
-	return 0, false
-}
-
-func checkPort(n int) (int, error) {
-	if n < 1 || n > 65535 {
-		return 0, fmt.Errorf("port %d out of range 1-65535", n)
-	}
-	return n, nil
+	return spec.ResolvePort(port, t.Container, t.Pod)
 }
