@@ -106,6 +106,12 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	w.started = w.m.o.Clock.Now()
+	// Listed at once as Pending (ContainerCreating), as the kubelet shows a
+	// pod it admitted, not only once its containers run; an adopted pod's
+	// first report comes from the sync right after.
+	if obs, err := w.list(ctx); err == nil && len(obs.sandboxes) == 0 && !w.isKilled() {
+		w.report(obs, false)
+	}
 	for {
 		if w.isKilled() {
 			w.terminate(ctx)
