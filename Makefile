@@ -15,17 +15,23 @@ BUSYBOX ?= /bin/busybox
 # The e2e packages need root and containerd; unit tests are everything else.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/e2e')
 
-.PHONY: all build minikubelet pause test-unit test e2e bench demo demo-stop images clean install uninstall
+.PHONY: all build minikubelet logger pause test-unit test e2e bench demo demo-stop images clean install uninstall
 
 all: build
 
-build: minikubelet pause
+build: minikubelet logger pause
 
 # Always rebuilt: go build is incremental and knows the dependencies better
 # than make does.
 minikubelet:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "$(LDFLAGS)" -o $(BIN)/minikubelet ./cmd/minikubelet
+
+# The per-container log writer the shim starts: small on purpose, since
+# there is one process per running container.
+logger:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags "-s -w" -o $(BIN)/minikubelet-logger ./cmd/minikubelet-logger
 
 pause: $(BIN)/minikubelet-pause
 
@@ -78,6 +84,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 install: build
 	install -D -m 0755 $(BIN)/minikubelet $(DESTDIR)$(PREFIX)/bin/minikubelet
+	install -D -m 0755 $(BIN)/minikubelet-logger $(DESTDIR)$(PREFIX)/bin/minikubelet-logger
 	install -D -m 0755 $(BIN)/minikubelet-pause $(DESTDIR)$(PREFIX)/lib/minikubelet/pause
 	install -D -m 0644 configs/minikubelet.service $(DESTDIR)/etc/systemd/system/minikubelet.service
 	@# Never overwrite an operator's config.
@@ -89,6 +96,6 @@ install: build
 # manifests are the operator's) nor /var/lib/minikubelet.
 uninstall:
 	-systemctl disable --now minikubelet 2>/dev/null
-	rm -f $(DESTDIR)$(PREFIX)/bin/minikubelet $(DESTDIR)$(PREFIX)/lib/minikubelet/pause
+	rm -f $(DESTDIR)$(PREFIX)/bin/minikubelet $(DESTDIR)$(PREFIX)/bin/minikubelet-logger $(DESTDIR)$(PREFIX)/lib/minikubelet/pause
 	-rmdir $(DESTDIR)$(PREFIX)/lib/minikubelet 2>/dev/null
 	rm -f $(DESTDIR)/etc/systemd/system/minikubelet.service

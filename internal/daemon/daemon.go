@@ -127,7 +127,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	hostIP := hostIP()
 	pods := pod.NewManager(pod.Options{
 		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk, Logger: log,
-		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: exe,
+		NodeName: cfg.NodeName, HostIP: hostIP, LoggerExe: loggerExe(exe, log),
 		LogMaxSize: maxSize, LogMaxFiles: cfg.ContainerLogMaxFiles,
 		KubeVersion:          strings.TrimPrefix(version.KubeletVersion, "v"),
 		Metrics:              podMetrics,
@@ -324,6 +324,18 @@ func (b *backend) ContainerLog(ns, podName, container string, previous bool) (st
 		exited = func() bool { return true }
 	}
 	return path, exited, err
+}
+
+// loggerExe is the program the shim runs as each container's log writer:
+// the small minikubelet-logger next to the daemon when it is there (a few
+// MB per container), else the daemon's own binary, which can do the same.
+func loggerExe(exe string, log *zap.Logger) string {
+	small := filepath.Join(filepath.Dir(exe), "minikubelet-logger")
+	if fi, err := os.Stat(small); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return small
+	}
+	log.Info("no minikubelet-logger next to the daemon; containers' logs are written by the daemon's own binary", zap.String("looked", small))
+	return exe
 }
 
 // imageFSPath is a path on the filesystem holding containerd's images:
