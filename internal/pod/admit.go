@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	v1 "k8s.io/api/core/v1"
-
-	"github.com/minikubelet/minikubelet/internal/runtime"
 )
 
 // podFailure ends a pod as a whole: it is Failed with this reason, its
@@ -101,22 +98,13 @@ func (w *worker) stopForFailure(ctx context.Context, obs observed) {
 	for id := range w.probed {
 		w.unprobe(id)
 	}
-	var wg sync.WaitGroup
-	for name, s := range obs.containers {
-		for _, c := range s {
-			if c.State != runtime.StateRunning {
-				continue
-			}
-			wg.Add(1)
-			go func(name string, c runtime.Container) {
-				defer wg.Done()
-				if err := w.killContainer(ctx, name, c, w.gracePeriod(), "Stopping container "+name); err != nil {
-					w.log.Warn("stop container of a failed pod", zap.String("container", c.ID), zap.Error(err))
-				}
-			}(name, c)
-		}
+	names := make([]string, 0, len(obs.containers))
+	for name := range obs.containers {
+		names = append(names, name)
 	}
-	wg.Wait()
+	if err := w.stopGroup(ctx, obs, names, w.gracePeriod()); err != nil {
+		w.log.Warn("stop containers of a failed pod", zap.Error(err))
+	}
 }
 
 // startTime is when the pod became active on the node: its first

@@ -82,8 +82,8 @@ func (w *worker) teardown(ctx context.Context, obs observed) error {
 	for _, name := range sidecars {
 		// Sidecars share what is left of the pod's grace period.
 		left := deadline.Sub(w.m.o.Clock.Now())
-		if left < 2*time.Second {
-			left = 2 * time.Second
+		if left < minStopGrace {
+			left = minStopGrace
 		}
 		if err := w.stopGroup(ctx, obs, []string{name}, left); err != nil {
 			return err

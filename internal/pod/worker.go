@@ -164,10 +164,7 @@ func (w *worker) event(container, eventType, reason, message string) {
 
 // report computes and stores the pod's status.
 func (w *worker) report(obs observed, sandboxOK bool) {
-	started := w.started
-	if sb := firstSandbox(obs); sb != nil && sb.CreatedAt.Before(started) {
-		started = sb.CreatedAt
-	}
+	started := w.startTime(obs)
 	st := computeStatus(statusInput{
 		pod:       w.pod,
 		obs:       obs,

@@ -7,6 +7,8 @@ import (
 	"go.uber.org/zap"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/volume"
 )
 
 // setupNetwork attaches a new sandbox's pinned namespace to the pod
@@ -22,7 +24,7 @@ func (m *Manager) setupNetwork(ctx context.Context, pod *v1.Pod, id, netns strin
 		return "", fmt.Errorf("set up pod network: %w", err)
 	}
 	hosts := m.PodPaths(string(pod.UID)).Hosts
-	if err := writeFileAtomic(hosts, HostsFile(pod, ip), 0o644); err != nil {
+	if err := volume.WriteFileAtomic(hosts, HostsFile(pod, ip), 0o644, nil); err != nil {
 		if terr := m.Network.Teardown(context.WithoutCancel(ctx), id, netns); terr != nil {
 			m.Logger.Warn("roll back pod network", zap.String("sandbox", id), zap.Error(terr))
 		}

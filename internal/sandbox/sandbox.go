@@ -110,7 +110,7 @@ func (m *Manager) Prepare(pod *v1.Pod, podIP string) (Paths, error) {
 		{p.ResolvConf, ResolvConf(pod, resolv)},
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(f.path, f.data, 0o644); err != nil {
+		if err := volume.WriteFileAtomic(f.path, f.data, 0o644, nil); err != nil {
 			return p, fmt.Errorf("write %s: %w", f.path, err)
 		}
 	}

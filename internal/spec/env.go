@@ -105,9 +105,6 @@ func Args(c *v1.Container, img ImageConfig, env []string) []string {
 	// Only the pod's own command and args are expanded; the image's are
 	// taken literally, as in the kubelet.
 	n := len(c.Command) + len(c.Args)
-	if len(c.Command) == 0 {
-		n = len(c.Args)
-	}
 	for i := len(out) - n; i < len(out); i++ {
 		out[i] = Expand(out[i], lookup)
 	}

@@ -50,7 +50,7 @@ func writeDownwardAPI(dir string, pod *v1.Pod, items []v1.DownwardAPIVolumeFile,
 			// The kubelet makes volume files readable by fsGroup.
 			mode |= 0o440
 		}
-		if err := writeFileAtomic(p, []byte(val), mode, fsGroup); err != nil {
+		if err := WriteFileAtomic(p, []byte(val), mode, fsGroup); err != nil {
 			return err
 		}
 	}
@@ -102,9 +102,9 @@ func formatMap(m map[string]string) string {
 	return b.String()
 }
 
-// writeFileAtomic replaces path so that a container never reads half a
-// file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode, group *int64) error {
+// WriteFileAtomic replaces path so that a container never reads half a
+// file; group, when set, becomes the file's group.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode, group *int64) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err != nil {
 		return err
