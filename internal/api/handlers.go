@@ -37,6 +37,7 @@ func (h *handlers) routes() http.Handler {
 	route("/events", h.events)
 	route("/metrics", h.serveMetrics)
 	h.imageRoutes(mux)
+	pprofRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the server could not find the requested resource: %s", r.URL.Path)
 	})

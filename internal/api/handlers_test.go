@@ -194,3 +194,18 @@ func TestStatusErrorShape(t *testing.T) {
 		}
 	}
 }
+
+func TestPprof(t *testing.T) {
+	_, c := startServer(t, ServerOptions{Backend: &fakeBackend{}})
+	resp, body := do(t, c, http.MethodGet, "/debug/pprof/goroutine?debug=1")
+	// The goroutine profile lists this very handler.
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("goroutine profile: %d %.200s", resp.StatusCode, body)
+	}
+	resp, body = do(t, c, http.MethodGet, "/debug/pprof/nosuchprofile")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown profile: %d %.200s", resp.StatusCode, body)
+	}
+	resp, body = do(t, c, http.MethodPost, "/debug/pprof/heap")
+	wantStatus(t, resp, body, http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "POST")
+}
