@@ -91,9 +91,21 @@ type runState struct {
 }
 
 // Run blocks until ctx is done. It sends an Update at once, then after every
-// burst of inotify events (once the directory has been quiet for Debounce)
-// and at every Rescan, but only when the state differs from the last Update
-// sent: same pods (by UID) and same problems send nothing.
+// burst of inotify events and at every Rescan, but only when the state
+// differs from the last Update sent: same pods (by UID) and same problems
+// send nothing.
+//
+// A burst is scanned once the directory has been quiet for Debounce, so
+// that a file written in place (truncated, then written in pieces) is not
+// read half-written: a half file can parse as a changed pod, which would
+// restart it. One kind of event needs no wait: a manifest file that
+// arrives whole, created in the directory or renamed into it (the atomic
+// way to install a file) while no process has it open for writing any
+// more. As long as every event of the burst is of that kind, the directory
+// is scanned at once, and again when it has been quiet (that scan usually
+// finds nothing new). A removal or rename away waits like a write: an
+// editor that renames the old file away and then writes the new one must
+// produce one update, not a deletion and a creation.
 //
 // A missing directory is an empty desired state: Run logs it, sends an
 // empty Update and looks again at every rescan, watching the directory
@@ -121,21 +133,8 @@ func (s *Source) Run(ctx context.Context, out chan<- Update) {
 	}
 	ticker := s.o.Clock.NewTicker(s.o.Rescan)
 	defer ticker.Stop()
-	debounce := s.o.Clock.NewTimer(s.o.Debounce)
-	debounce.Stop()
-	defer debounce.Stop()
-
-	var burstStart time.Time // zero when no burst is pending
-	schedule := func() {
-		// Restart the quiet period at every event, but never wait more
-		// than maxDebounceFactor*Debounce after the first one.
-		now := s.o.Clock.Now()
-		if burstStart.IsZero() {
-			burstStart = now
-		}
-		wait := min(s.o.Debounce, burstStart.Add(maxDebounceFactor*s.o.Debounce).Sub(now))
-		debounce.Reset(max(wait, 0))
-	}
+	b := newBurst(s.o.Clock, s.o.Debounce)
+	defer b.timer.Stop()
 
 	for {
 		select {
@@ -146,9 +145,28 @@ func (s *Source) Run(ctx context.Context, out chan<- Update) {
 				events = nil
 				continue
 			}
-			if s.relevant(ev, st) {
-				s.log.Debug("manifest directory event", zap.String("name", ev.Name), zap.Stringer("op", ev.Op))
-				schedule()
+			s.note(ev, st, b)
+			// Take the events already queued as well, so that manifests
+			// renamed in together make one early scan, not one each.
+		queued:
+			for {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						events = nil
+						break queued
+					}
+					s.note(ev, st, b)
+				default:
+					break queued
+				}
+			}
+			if b.whole && b.unread {
+				b.unread = false
+				s.log.Debug("manifest file arrived whole, scanning without waiting for the directory to be quiet")
+				if !s.sync(ctx, out, st) {
+					return
+				}
 			}
 		case err, ok := <-errs:
 			if !ok {
@@ -158,9 +176,9 @@ func (s *Source) Run(ctx context.Context, out chan<- Update) {
 			// Typically fsnotify.ErrEventOverflow: events were lost, so
 			// the directory is rescanned as if it had changed.
 			s.log.Warn("inotify error, rescanning", zap.Error(err))
-			schedule()
-		case <-debounce.C():
-			burstStart = time.Time{}
+			b.add(false)
+		case <-b.timer.C():
+			b.end()
 			if !s.sync(ctx, out, st) {
 				return
 			}
@@ -172,10 +190,49 @@ func (s *Source) Run(ctx context.Context, out chan<- Update) {
 	}
 }
 
-// relevant reports whether an event can change the desired state. Events
-// for ignored names (an editor's swap file, a .tmp being written) are not:
-// the rename that puts the file in place produces its own event.
-func (s *Source) relevant(ev fsnotify.Event, st *runState) bool {
+// burst is what Run knows of the events since the directory was last quiet.
+type burst struct {
+	clock    clock.Clock
+	debounce time.Duration
+	timer    clock.Timer // fires once the directory has been quiet
+	start    time.Time   // the burst's first event; zero when none is pending
+	// whole is true while every event of the burst was a manifest file
+	// arriving whole (see Run).
+	whole bool
+	// unread is true when such a file arrived after the last scan.
+	unread bool
+}
+
+func newBurst(c clock.Clock, debounce time.Duration) *burst {
+	b := &burst{clock: c, debounce: debounce, timer: c.NewTimer(debounce), whole: true}
+	b.timer.Stop()
+	return b
+}
+
+// add records an event and restarts the quiet period, but never waits
+// more than maxDebounceFactor*debounce after the burst's first event: a
+// file rewritten without pause is still picked up.
+func (b *burst) add(arrivedWhole bool) {
+	now := b.clock.Now()
+	if b.start.IsZero() {
+		b.start = now
+	}
+	b.whole = b.whole && arrivedWhole
+	b.unread = b.unread || arrivedWhole
+	wait := min(b.debounce, b.start.Add(maxDebounceFactor*b.debounce).Sub(now))
+	b.timer.Reset(max(wait, 0))
+}
+
+// end starts a new burst; the caller scans the directory.
+func (b *burst) end() {
+	b.start, b.whole, b.unread = time.Time{}, true, false
+}
+
+// note records one inotify event in the burst if it can change the
+// desired state. Events for ignored names (an editor's swap file, a .tmp
+// being written) cannot: the rename that puts the file in place produces
+// its own event.
+func (s *Source) note(ev fsnotify.Event, st *runState, b *burst) {
 	if filepath.Clean(ev.Name) == filepath.Clean(s.o.Dir) {
 		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 			// The watch is gone (or follows the directory to its new
@@ -184,9 +241,18 @@ func (s *Source) relevant(ev fsnotify.Event, st *runState) bool {
 			_ = st.watcher.Remove(s.o.Dir)
 			st.watching = false
 		}
-		return true
+		b.add(false)
+		return
 	}
-	return !Ignored(filepath.Base(ev.Name))
+	if Ignored(filepath.Base(ev.Name)) {
+		return
+	}
+	// Create is both IN_CREATE and IN_MOVED_TO; a file created in place
+	// is still open for writing when its event comes, unless its writer
+	// has already finished.
+	whole := ev.Op == fsnotify.Create && !maybeBeingWritten(ev.Name)
+	s.log.Debug("manifest directory event", zap.String("name", ev.Name), zap.Stringer("op", ev.Op), zap.Bool("whole", whole))
+	b.add(whole)
 }
 
 // sync scans the directory and sends an Update if the state changed. It

@@ -115,6 +115,30 @@ func (h *harness) none() {
 	}
 }
 
+// unwaited returns the Update that comes out without the clock moving:
+// one the Source sent before the directory was quiet.
+func (h *harness) unwaited() Update {
+	h.t.Helper()
+	select {
+	case u := <-h.out:
+		return u
+	case <-time.After(waitLimit):
+		h.t.Fatal("no update without waiting for the directory to be quiet")
+		return Update{}
+	}
+}
+
+// waits checks that no Update comes out while the clock stands still, for
+// a while: the Source is waiting for the directory to be quiet.
+func (h *harness) waits() {
+	h.t.Helper()
+	select {
+	case u := <-h.out:
+		h.t.Fatalf("update before the directory was quiet: pods %q", names(u))
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 // rescan moves the clock to the next periodic rescan.
 func (h *harness) rescan() {
 	h.fc.Step(testRescan)
@@ -353,5 +377,93 @@ func TestSourceUnreadableDirectoryKeepsPods(t *testing.T) {
 	u := h.next()
 	if names(u) != "web" || len(u.Problems) != 1 || u.Problems[0].File != dir || !strings.Contains(u.Problems[0].Reason, "not a directory") {
 		t.Fatalf("pods %q problems %v", names(u), u.Problems)
+	}
+}
+
+// TestSourceWholeFileNoWait covers the early scan: a manifest renamed into
+// the directory is read at once, without the debounce; a file still open
+// for writing, a removal and a rename away wait for the directory to be
+// quiet.
+func TestSourceWholeFileNoWait(t *testing.T) {
+	if maybeBeingWritten(writeFile(t, t.TempDir(), "probe.yaml", "x")) {
+		t.Skip("no file leases here; every change waits for the debounce")
+	}
+	dir := t.TempDir()
+	h := startSource(t, dir)
+	h.first()
+
+	// Renamed into place: scanned at once.
+	tmp := writeFile(t, dir, ".web.yaml.tmp", podYAML("web", "nginx:1.27"))
+	if err := os.Rename(tmp, filepath.Join(dir, "web.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if u := h.unwaited(); names(u) != "web" {
+		t.Fatalf("after rename: pods %q", names(u))
+	}
+	h.none() // the quiet scan that follows finds nothing new
+
+	// Created in place and still open for writing: only the quiet scan
+	// reads it, and by then its writer is done.
+	f, err := os.Create(filepath.Join(dir, "db.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(podYAML("db", "postgres:16")[:20]); err != nil {
+		t.Fatal(err)
+	}
+	h.waits()
+	if _, err := f.WriteString(podYAML("db", "postgres:16")[20:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if u := h.next(); names(u) != "db,web" || len(u.Problems) != 0 {
+		t.Fatalf("after writing db.yaml: pods %q problems %v", names(u), u.Problems)
+	}
+
+	// A removal waits: the file may be coming back (see
+	// TestSourceAtomicReplace).
+	if err := os.Remove(filepath.Join(dir, "db.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	h.waits()
+	if u := h.next(); names(u) != "web" {
+		t.Fatalf("after removing db.yaml: pods %q", names(u))
+	}
+
+	// A burst that mixes a whole file with a write waits for the write.
+	writeFile(t, dir, "web.yaml", podYAML("web", "nginx:1.28"))
+	tmp = writeFile(t, dir, ".db.yaml.tmp", podYAML("db", "postgres:17"))
+	if err := os.Rename(tmp, filepath.Join(dir, "db.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	h.waits()
+	if u := h.next(); names(u) != "db,web" {
+		t.Fatalf("after the mixed burst: pods %q", names(u))
+	}
+}
+
+func TestMaybeBeingWritten(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "web.yaml", "x")
+	if maybeBeingWritten(p) {
+		t.Skip("no file leases here")
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maybeBeingWritten(p) {
+		t.Error("a file open for writing is reported as finished")
+	}
+	f.Close()
+	if maybeBeingWritten(p) {
+		t.Error("a closed file is reported as being written")
+	}
+	for _, p := range []string{filepath.Join(dir, "missing.yaml"), dir} {
+		if !maybeBeingWritten(p) {
+			t.Errorf("%s: reported as finished", p)
+		}
 	}
 }
