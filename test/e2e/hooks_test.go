@@ -168,7 +168,7 @@ func TestHookLifecycleDemo(t *testing.T) {
 	if strings.Contains(out, "No such file") {
 		t.Errorf("the main process did not find /usr/share/message at first: log %q", out)
 	}
-	for _, ev := range d.podEvents("default", "lifecycle-demo") {
+	for _, ev := range podEvents(t, d, "default", "lifecycle-demo") {
 		if ev.Reason == "FailedPostStartHook" || ev.Reason == "FailedPreStopHook" {
 			t.Errorf("event %s %s: %s", ev.Type, ev.Reason, ev.Message)
 		}
@@ -186,7 +186,7 @@ func TestHookLifecycleDemo(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Errorf("pod took %s to go with a preStop hook that ends the main process, want well under the 30 s grace period (did preStop run?)", took.Round(100*time.Millisecond))
 	}
-	for _, ev := range d.podEvents("default", "lifecycle-demo") {
+	for _, ev := range podEvents(t, d, "default", "lifecycle-demo") {
 		if ev.Reason == "FailedPreStopHook" {
 			t.Errorf("event %s %s: %s", ev.Type, ev.Reason, ev.Message)
 		}
@@ -240,16 +240,16 @@ spec:
 		t.Logf("note: container reported running and ready at the end: %s", summary(last))
 	}
 
-	evs := d.podEvents("default", "poststart-fails")
-	ev := findHookEvent(evs, v1.EventTypeWarning, "FailedPostStartHook", "")
+	evs := podEvents(t, d, "default", "poststart-fails")
+	ev := findEvent(evs, v1.EventTypeWarning, "FailedPostStartHook", "")
 	switch {
 	case ev == nil:
-		t.Errorf("no Warning FailedPostStartHook event; events:%s", hookEventList(evs))
+		t.Errorf("no Warning FailedPostStartHook event; events:%s", eventList(evs))
 	case strings.Contains(ev.Message, "hook-out42put"):
 		t.Errorf("FailedPostStartHook event %q carries the hook's output (it belongs in the debug log only)", ev.Message)
 	}
-	if findHookEvent(evs, v1.EventTypeNormal, "Killing", "") == nil {
-		t.Errorf("no Normal Killing event for the container that failed its postStart hook; events:%s", hookEventList(evs))
+	if findEvent(evs, v1.EventTypeNormal, "Killing", "") == nil {
+		t.Errorf("no Normal Killing event for the container that failed its postStart hook; events:%s", eventList(evs))
 	}
 	if b, err := os.ReadFile(d.logPath); err != nil {
 		t.Error(err)
@@ -325,7 +325,7 @@ spec:
 	if cs := containerStatus(t, pod, "main"); cs.RestartCount != 0 {
 		t.Errorf("restartCount %d after a postStart hook that succeeded late, want 0", cs.RestartCount)
 	}
-	if ev := findHookEvent(d.podEvents("default", "poststart-slow"), v1.EventTypeWarning, "FailedPostStartHook", ""); ev != nil {
+	if ev := findEvent(podEvents(t, d, "default", "poststart-slow"), v1.EventTypeWarning, "FailedPostStartHook", ""); ev != nil {
 		t.Errorf("FailedPostStartHook for a hook that succeeded: %s", ev.Message)
 	}
 }
@@ -429,41 +429,18 @@ func TestHookPreStopExecAndHTTPGet(t *testing.T) {
 	if took > 8*time.Second {
 		t.Errorf("pod took %s to go, want well under its 10 s grace period (both containers exit on SIGTERM)", took.Round(100*time.Millisecond))
 	}
-	evs := d.podEvents("default", "prestop")
-	if ev := findHookEvent(evs, v1.EventTypeWarning, "FailedPreStopHook", ""); ev != nil {
+	evs := podEvents(t, d, "default", "prestop")
+	if ev := findEvent(evs, v1.EventTypeWarning, "FailedPreStopHook", ""); ev != nil {
 		t.Errorf("FailedPreStopHook: %s", ev.Message)
 	}
 	for _, name := range []string{"viaexec", "viahttp"} {
-		if findHookEvent(evs, v1.EventTypeNormal, "Killing", "Stopping container "+name) == nil {
-			t.Errorf("no Normal Killing event \"Stopping container %s\"; events:%s", name, hookEventList(evs))
+		if findEvent(evs, v1.EventTypeNormal, "Killing", "Stopping container "+name) == nil {
+			t.Errorf("no Normal Killing event \"Stopping container %s\"; events:%s", name, eventList(evs))
 		}
 	}
 	if n := len(d.podContainers(string(pod.UID))); n != 0 {
 		t.Errorf("%d containerd containers left of the pod", n)
 	}
-}
-
-// findHookEvent returns the first event with this type and reason whose
-// message starts with prefix.
-func findHookEvent(evs []v1.Event, typ, reason, prefix string) *v1.Event {
-	for i, e := range evs {
-		if e.Type == typ && e.Reason == reason && strings.HasPrefix(e.Message, prefix) {
-			return &evs[i]
-		}
-	}
-	return nil
-}
-
-// hookEventList formats events for failure messages.
-func hookEventList(evs []v1.Event) string {
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "\n  %s %s %s (x%d): %q", e.Type, e.Reason, e.InvolvedObject.FieldPath, e.Count, e.Message)
-	}
-	if b.Len() == 0 {
-		return " (none)"
-	}
-	return b.String()
 }
 
 // TestHookPreStopBoundedByGracePeriod: a preStop hook longer than the
@@ -493,7 +470,7 @@ spec:
 	d.removeManifest("pod.yaml")
 	d.waitGone("default", "slow-prestop", 40*time.Second)
 	took := time.Since(start)
-	t.Logf("pod gone %s after the manifest was removed; events:%s", took.Round(100*time.Millisecond), hookEventList(d.podEvents("default", "slow-prestop")))
+	t.Logf("pod gone %s after the manifest was removed; events:%s", took.Round(100*time.Millisecond), eventList(podEvents(t, d, "default", "slow-prestop")))
 	if took < 4500*time.Millisecond || took > 11*time.Second {
 		t.Errorf("pod with a 30 s preStop sleep, a 3 s grace period and SIGTERM ignored went after %s, want about 3 s + 2 s (4.5 s .. 11 s)", took.Round(100*time.Millisecond))
 	}

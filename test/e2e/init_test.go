@@ -76,7 +76,7 @@ spec:
 		}
 	}
 	pod := d.waitPod("init", "inits", 60*time.Second, func(p *v1.Pod) (bool, string) {
-		row, out := d.podTableRow("init", "inits")
+		row, out := podRow(t, d, "init", "inits")
 		if len(row) < 3 {
 			return false, "get pods:\n" + out
 		}

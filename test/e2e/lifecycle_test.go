@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -36,19 +35,10 @@ spec:
 `, name, policy, script)
 }
 
-// podTableRow returns the pod's `get pods -n NS` row: NAME READY STATUS
-// RESTARTS AGE (RESTARTS may be followed by "(5s ago)").
-func (d *daemon) podTableRow(ns, name string) ([]string, string) {
-	d.t.Helper()
-	out := d.mustCLI("get", "pods", "-n", ns)
-	row := tableRows(d.t, out, "NAME", "READY", "STATUS", "RESTARTS", "AGE")[name]
-	return row, out
-}
-
 // checkRow checks the READY and STATUS cells of the pod's `get pods` row.
 func (d *daemon) checkRow(t *testing.T, ns, name, ready, status string) {
 	t.Helper()
-	row, out := d.podTableRow(ns, name)
+	row, out := podRow(t, d, ns, name)
 	if len(row) < 5 || row[1] != ready || row[2] != status {
 		t.Errorf("get pods -n %s: row %q, want READY %s STATUS %s; output:\n%s", ns, row, ready, status, out)
 	}
@@ -101,18 +91,6 @@ func (d *daemon) containerAttempts(uid, container string) []containerObj {
 		d.t.Fatal(err)
 	}
 	return list
-}
-
-// podEvents returns the events of one pod.
-func (d *daemon) podEvents(ns, name string) []v1.Event {
-	d.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	list, err := d.client.Events(ctx, ns, name)
-	if err != nil {
-		d.t.Fatalf("events of %s/%s: %v", ns, name, err)
-	}
-	return list.Items
 }
 
 func TestRestartNeverExitZeroSucceeds(t *testing.T) {
@@ -211,7 +189,7 @@ func TestRestartOnFailureCrashLoopBackOff(t *testing.T) {
 			backOffMsgs[n] = w.Message
 			if len(statusSeen) == 0 || statusSeen[len(statusSeen)-1] != "CrashLoopBackOff" {
 				// The STATUS column while backing off.
-				row, _ := d.podTableRow("lifecycle", "crashloop")
+				row, _ := podRow(t, d, "lifecycle", "crashloop")
 				if len(row) >= 3 {
 					statusSeen = append(statusSeen, row[2])
 				}
@@ -254,7 +232,7 @@ func TestRestartOnFailureCrashLoopBackOff(t *testing.T) {
 		t.Errorf("get pods STATUS while backing off: %q, want CrashLoopBackOff", statusSeen)
 	}
 	found := false
-	for _, ev := range d.podEvents("lifecycle", "crashloop") {
+	for _, ev := range podEvents(t, d, "lifecycle", "crashloop") {
 		if ev.Reason == "BackOff" && ev.Type == v1.EventTypeWarning && strings.Contains(ev.Message, "Back-off restarting failed container main") {
 			found = true
 		}

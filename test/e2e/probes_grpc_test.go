@@ -44,7 +44,7 @@ livenessProbe:
 		s.checkSteady(t, "grpc-pass", "main", from, true)
 		forbidEvent(t, d, "grpc-pass", "Unhealthy")
 		forbidEvent(t, d, "grpc-pass", "Killing")
-		row, out := probeGetRow(t, d, "grpc-pass")
+		row, out := podRow(t, d, probeNS, "grpc-pass")
 		if len(row) < 4 || row[1] != "1/1" || row[2] != "Running" || row[3] != "0" {
 			t.Errorf("get pods row %q, want READY 1/1 STATUS Running RESTARTS 0; output:\n%s", row, out)
 		}

@@ -279,48 +279,6 @@ func (s *probeSampler) checkSteady(t *testing.T, pod, c string, since time.Time,
 	}
 }
 
-// probeEvents returns the events of a pod in probeNS.
-func probeEvents(t *testing.T, d *daemon, pod string) []v1.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	list, err := d.client.Events(ctx, probeNS, pod)
-	if err != nil {
-		t.Fatalf("GET /events for %s/%s: %v", probeNS, pod, err)
-	}
-	return list.Items
-}
-
-// eventList formats events for failure messages.
-func eventList(evs []v1.Event) string {
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "\n  %s %s %s (x%d): %q", e.Type, e.Reason, e.InvolvedObject.FieldPath, e.Count, e.Message)
-	}
-	if b.Len() == 0 {
-		return " (none)"
-	}
-	return b.String()
-}
-
-// findEvent returns the first event with this type and reason whose
-// message has prefix and contains every one of contains.
-func findEvent(evs []v1.Event, typ, reason, prefix string, contains ...string) *v1.Event {
-next:
-	for i, e := range evs {
-		if e.Type != typ || e.Reason != reason || !strings.HasPrefix(e.Message, prefix) {
-			continue
-		}
-		for _, c := range contains {
-			if !strings.Contains(e.Message, c) {
-				continue next
-			}
-		}
-		return &evs[i]
-	}
-	return nil
-}
-
 // requireEvent waits (a little: events follow the status) for an event
 // and fails t when none comes.
 func requireEvent(t *testing.T, d *daemon, pod, typ, reason, prefix string, contains ...string) *v1.Event {
@@ -328,7 +286,7 @@ func requireEvent(t *testing.T, d *daemon, pod, typ, reason, prefix string, cont
 	var evs []v1.Event
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		evs = probeEvents(t, d, pod)
+		evs = podEvents(t, d, probeNS, pod)
 		if e := findEvent(evs, typ, reason, prefix, contains...); e != nil {
 			t.Logf("pod %s: event %s %s %s: %q", pod, e.Type, e.Reason, e.InvolvedObject.FieldPath, e.Message)
 			return e
@@ -349,7 +307,7 @@ func requireEvent(t *testing.T, d *daemon, pod, typ, reason, prefix string, cont
 // forbidEvent fails t if the pod has an event with this reason.
 func forbidEvent(t *testing.T, d *daemon, pod, reason string) {
 	t.Helper()
-	evs := probeEvents(t, d, pod)
+	evs := podEvents(t, d, probeNS, pod)
 	for _, e := range evs {
 		if e.Reason == reason {
 			t.Errorf("pod %s: unexpected %s event %q; events:%s", pod, reason, e.Message, eventList(evs))
@@ -368,17 +326,6 @@ func probeLogs(t *testing.T, d *daemon, pod, c string) string {
 		t.Fatalf("logs of %s/%s %s: %v", probeNS, pod, c, err)
 	}
 	return buf.String()
-}
-
-// probeGetRow returns the pod's `get pods -n probes` row (NAME READY
-// STATUS RESTARTS AGE) and the whole output.
-func probeGetRow(t *testing.T, d *daemon, pod string) ([]string, string) {
-	t.Helper()
-	out, errOut, code := runCLI(t, d.env, "get", "pods", "-n", probeNS, "--socket", d.socket)
-	if code != 0 {
-		t.Fatalf("get pods: exit %d: %s", code, errOut)
-	}
-	return tableRows(t, out, "NAME", "READY", "STATUS", "RESTARTS", "AGE")[pod], out
 }
 
 // probeTaskPid returns the pid of a running container's task, 0 if none.

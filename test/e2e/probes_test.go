@@ -329,7 +329,7 @@ livenessProbe:
 			s.checkRestartsMonotonic(t, name, c)
 		}
 		// And the row shows it.
-		row, out := probeGetRow(t, d, "restart-count")
+		row, out := podRow(t, d, probeNS, "restart-count")
 		if len(row) < 4 || row[2] == "" {
 			t.Errorf("get pods: no row for restart-count:\n%s", out)
 		} else if n := strings.Fields(row[3])[0]; n == "0" || n == "1" || n == "2" {
@@ -451,7 +451,7 @@ readinessProbe:
 				t.Errorf("condition %s = %q, want False", c, got)
 			}
 		}
-		row, out := probeGetRow(t, d, "never-ready")
+		row, out := podRow(t, d, probeNS, "never-ready")
 		if len(row) < 4 || row[1] != "0/1" || row[2] != "Running" || row[3] != "0" {
 			t.Errorf("get pods row %q, want READY 0/1 STATUS Running RESTARTS 0; output:\n%s", row, out)
 		}
@@ -591,7 +591,7 @@ livenessProbe:
 			s.checkRestartsMonotonic(t, name, "main")
 			forbidEvent(t, d, name, "Unhealthy")
 			forbidEvent(t, d, name, "Killing")
-			row, out := probeGetRow(t, d, name)
+			row, out := podRow(t, d, probeNS, name)
 			if len(row) < 4 || row[1] != "1/1" || row[2] != "Running" || row[3] != "0" {
 				t.Errorf("get pods row %q, want READY 1/1 STATUS Running RESTARTS 0; output:\n%s", row, out)
 			}

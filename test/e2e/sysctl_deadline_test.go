@@ -60,7 +60,7 @@ spec:
 	if !strings.Contains(p.Status.Message, "kernel.msgmax") {
 		t.Errorf("message %q does not name the sysctl", p.Status.Message)
 	}
-	if row, _ := d.podTableRow("default", "unsafe-sysctl"); len(row) < 3 || row[2] != "SysctlForbidden" {
+	if row, _ := podRow(t, d, "default", "unsafe-sysctl"); len(row) < 3 || row[2] != "SysctlForbidden" {
 		t.Errorf("get pods row %v, want STATUS SysctlForbidden", row)
 	}
 	if objs := d.podContainers(string(p.UID)); len(objs) != 0 {

@@ -119,7 +119,7 @@ func TestTerminationGracePeriodIgnoredSIGTERM(t *testing.T) {
 			}
 		}
 		if killing == nil && cur.DeletionTimestamp != nil {
-			killing = findHookEvent(d.podEvents("term", "stubborn"), v1.EventTypeNormal, "Killing", "Stopping container main")
+			killing = findEvent(podEvents(t, d, "term", "stubborn"), v1.EventTypeNormal, "Killing", "Stopping container main")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -146,7 +146,7 @@ func TestTerminationGracePeriodIgnoredSIGTERM(t *testing.T) {
 		}
 	}
 	if killing == nil {
-		t.Errorf("no Normal Killing event \"Stopping container main\" while the pod terminated; events:%s", hookEventList(d.podEvents("term", "stubborn")))
+		t.Errorf("no Normal Killing event \"Stopping container main\" while the pod terminated; events:%s", eventList(podEvents(t, d, "term", "stubborn")))
 	}
 	d.waitFor(10*time.Second, "the pod's containers to be gone from containerd", func() (bool, string) {
 		objs := d.podContainers(string(pod.UID))
