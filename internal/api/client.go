@@ -82,7 +82,7 @@ func (o LogOptions) query() url.Values {
 // Healthz returns nil when the daemon answers that it is serving, and the
 // reason it gives otherwise.
 func (c *Client) Healthz(ctx context.Context) error {
-	resp, err := c.get(ctx, "/healthz", nil)
+	resp, err := c.do(ctx, http.MethodGet, "/healthz", nil, nil)
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (c *Client) Events(ctx context.Context, namespace, name string) (*v1.EventL
 // container exits, ctx is done or the daemon stops.
 func (c *Client) Logs(ctx context.Context, namespace, pod, container string, o LogOptions, w io.Writer) error {
 	path := "/containerLogs/" + url.PathEscape(namespace) + "/" + url.PathEscape(pod) + "/" + url.PathEscape(container)
-	resp, err := c.get(ctx, path, o.query())
+	resp, err := c.do(ctx, http.MethodGet, path, o.query(), nil)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (c *Client) Logs(ctx context.Context, namespace, pod, container string, o L
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any) error {
-	resp, err := c.get(ctx, path, q)
+	resp, err := c.do(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return err
 	}
@@ -155,19 +155,23 @@ func (c *Client) getJSON(ctx context.Context, path string, q url.Values, out any
 	return nil
 }
 
-// get sends a GET and returns the response when it is a 200; any other
-// answer becomes a *StatusError.
-func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
-	u := url.URL{Scheme: "http", Host: "minikubelet", Path: path, RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+// do sends a request and returns its response when the status is 2xx; any
+// other answer becomes a *StatusError. path is already escaped (names go
+// through url.PathEscape), q may be nil.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
+	target := "http://minikubelet" + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request for %s: %w", path, err)
+		return nil, fmt.Errorf("build request for %s %s: %w", method, path, err)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.connError(err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
 		return nil, readStatus(resp)
 	}

@@ -92,7 +92,7 @@ func (c *Client) ListImages(ctx context.Context) (*ImageList, error) {
 
 // ImportImages sends an image archive to the daemon.
 func (c *Client) ImportImages(ctx context.Context, archive io.Reader) (*ImageList, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/images", archive)
+	resp, err := c.do(ctx, http.MethodPost, "/images", nil, archive)
 	if err != nil {
 		return nil, err
 	}
@@ -106,28 +106,10 @@ func (c *Client) ImportImages(ctx context.Context, archive io.Reader) (*ImageLis
 
 // RemoveImage asks the daemon to remove an image.
 func (c *Client) RemoveImage(ctx context.Context, ref string) error {
-	resp, err := c.do(ctx, http.MethodDelete, "/images/"+url.PathEscape(ref), nil)
+	resp, err := c.do(ctx, http.MethodDelete, "/images/"+url.PathEscape(ref), nil, nil)
 	if err != nil {
 		return err
 	}
 	resp.Body.Close()
 	return nil
-}
-
-// do sends a request and returns a 2xx response; other answers become a
-// *StatusError.
-func (c *Client) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://minikubelet"+path, body)
-	if err != nil {
-		return nil, fmt.Errorf("build request for %s: %w", path, err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, c.connError(err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer resp.Body.Close()
-		return nil, readStatus(resp)
-	}
-	return resp, nil
 }
