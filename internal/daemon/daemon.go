@@ -155,6 +155,12 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	archives := imagedir.New(imagedir.Options{
 		Dir: cfg.ImageArchives(), Clock: clk, Logger: log.Named("image-archives"),
 		Import: func(ctx context.Context, path string) ([]runtime.Image, error) {
+			// A context that ends with the import: ctx lives as long
+			// as the daemon, and the containerd client keeps each
+			// content stream (and a goroutine) open until its context
+			// ends, four per archive imported.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
 			return imagedir.ImportFile(ctx, rt, path)
 		},
 	})
@@ -177,6 +183,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 	log.Info("serving", zap.String("socket", cfg.Socket), zap.String("containerd", address))
 
+	startingUp := true
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,6 +199,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			}
 		case u := <-updates:
 			apply(ctx, u, pods, store, cfg.NodeName, log)
+			if startingUp {
+				// The first update is the manifest directory's initial
+				// scan, always sent: from here on the daemon only reacts,
+				// so what starting up allocated is garbage now.
+				startingUp = false
+				releaseStartupMemory(log)
+			}
 		}
 	}
 }
