@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/moby/sys/user"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
 )
@@ -13,6 +14,11 @@ import (
 type ImageConfig struct {
 	Entrypoint, Cmd, Env []string
 	WorkingDir, User     string
+	// Users and Groups are the entries of the image's /etc/passwd and
+	// /etc/group, which resolve a named USER and give the user's group
+	// memberships; nil when the image has no such file.
+	Users  []user.User
+	Groups []user.Group
 }
 
 // Container describes one container attempt of a pod.

@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/pkg/cap"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/moby/sys/user"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
 )
@@ -117,10 +118,20 @@ func applySecurity(s *specs.Spec, c Container) error {
 }
 
 // processUser is the uid, gid and additional groups the container runs
-// with: runAsUser/runAsGroup, else the image's numeric USER, else root;
-// then fsGroup and supplementalGroups as additional groups (in the
-// kubelet's order). runAsNonRoot is checked against the result, with the
-// kubelet's messages.
+// with, resolved as containerd's CRI plugin does for the kubelet:
+//   - the uid is runAsUser, else the image's USER (a name is looked up in
+//     the image's /etc/passwd), else root;
+//   - the gid is runAsGroup, else the group of the image's USER (a name is
+//     looked up in /etc/group), else the user's group in /etc/passwd, else
+//     0; runAsUser replaces the image's group along with its user;
+//   - the additional groups are the gid, the groups of /etc/group that list
+//     the user (the kubelet's default supplementalGroupsPolicy, Merge), then
+//     fsGroup and supplementalGroups.
+//
+// runAsNonRoot is checked first, against the numbers the pod and the image
+// give, with the kubelet's messages: like the kubelet, a named image user
+// does not satisfy it (the kubelet checks before the runtime resolves
+// names).
 func processUser(c Container, sec Security) (specs.User, error) {
 	uid, gid, name, group, err := parseImageUser(c.Image.User)
 	if err != nil {
@@ -139,40 +150,74 @@ func processUser(c Container, sec Security) (specs.User, error) {
 			return specs.User{}, fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", pod, c.Container.Name)
 		}
 	}
+	if sec.RunAsUser != nil {
+		// runAsUser replaces the image's user and group alike.
+		v := uint32(*sec.RunAsUser)
+		uid, gid, name, group = &v, nil, "", ""
+	}
+
 	var u specs.User
+	var entry *user.User // the user's /etc/passwd entry, if any
 	switch {
-	case sec.RunAsUser != nil:
-		u.UID = uint32(*sec.RunAsUser)
 	case name != "":
-		// A name needs the image's /etc/passwd, which the spec builder
-		// does not read.
-		return specs.User{}, fmt.Errorf("container %q: image user %q is a name; minikubelet runs images with numeric users only: set securityContext.runAsUser", c.Container.Name, name)
+		i := slices.IndexFunc(c.Image.Users, func(e user.User) bool { return e.Name == name })
+		if i < 0 {
+			return specs.User{}, fmt.Errorf("container %q: image user %q is not in the image's /etc/passwd%s", c.Container.Name, name, noFile(c.Image.Users == nil))
+		}
+		entry = &c.Image.Users[i]
+		u.UID = uint32(entry.Uid)
 	case uid != nil:
 		u.UID = *uid
+		fallthrough
+	default:
+		if i := slices.IndexFunc(c.Image.Users, func(e user.User) bool { return e.Uid == int(u.UID) }); i >= 0 {
+			entry = &c.Image.Users[i]
+		}
 	}
+
 	switch {
 	case sec.RunAsGroup != nil:
 		u.GID = uint32(*sec.RunAsGroup)
-	case sec.RunAsUser != nil:
-		// runAsUser replaces the image's user and group alike, as with
-		// containerd's CRI plugin (which would then look the gid up in
-		// the image's /etc/passwd; minikubelet uses 0).
 	case group != "":
-		return specs.User{}, fmt.Errorf("container %q: image group %q is a name; minikubelet runs images with numeric groups only: set securityContext.runAsGroup", c.Container.Name, group)
+		i := slices.IndexFunc(c.Image.Groups, func(g user.Group) bool { return g.Name == group })
+		if i < 0 {
+			return specs.User{}, fmt.Errorf("container %q: image group %q is not in the image's /etc/group%s", c.Container.Name, group, noFile(c.Image.Groups == nil))
+		}
+		u.GID = uint32(c.Image.Groups[i].Gid)
 	case gid != nil:
 		u.GID = *gid
+	case entry != nil:
+		u.GID = uint32(entry.Gid)
 	}
+
 	u.AdditionalGids = []uint32{u.GID}
-	extra := sec.SupplementalGroups
-	if sec.FSGroup != nil {
-		extra = append([]int64{*sec.FSGroup}, extra...)
+	var extra []int64
+	if entry != nil {
+		for _, g := range c.Image.Groups {
+			if slices.Contains(g.List, entry.Name) {
+				extra = append(extra, int64(g.Gid))
+			}
+		}
 	}
+	if sec.FSGroup != nil {
+		extra = append(extra, *sec.FSGroup)
+	}
+	extra = append(extra, sec.SupplementalGroups...)
 	for _, g := range extra {
 		if !slices.Contains(u.AdditionalGids, uint32(g)) {
 			u.AdditionalGids = append(u.AdditionalGids, uint32(g))
 		}
 	}
 	return u, nil
+}
+
+// noFile completes the message of a name that could not be resolved when
+// the image has no file to resolve it in.
+func noFile(missing bool) string {
+	if missing {
+		return " (the image has none); set securityContext.runAsUser and runAsGroup"
+	}
+	return ""
 }
 
 // parseImageUser splits an image's USER ("uid", "uid:gid", "name",

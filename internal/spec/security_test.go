@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/sys/user"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	v1 "k8s.io/api/core/v1"
 )
@@ -26,11 +27,34 @@ func fakeHost(t *testing.T) {
 // build runs ContainerSpec for a one-container pod after mutate.
 func build(t *testing.T, imageUser string, mutate func(*v1.PodSpec, *v1.Container)) (*specs.Spec, error) {
 	t.Helper()
+	return buildImage(t, ImageConfig{User: imageUser}, mutate)
+}
+
+// buildImage is build with a whole image config.
+func buildImage(t *testing.T, img ImageConfig, mutate func(*v1.PodSpec, *v1.Container)) (*specs.Spec, error) {
+	t.Helper()
 	p := testPod()
 	c := &v1.Container{Name: "c", Command: []string{"sh"}}
 	mutate(&p.Spec, c)
 	return ContainerSpec(Container{ID: "c1", Pod: p, Container: c, SandboxID: "sb", SandboxPid: 42,
-		NetNSPath: "/netns/sb", Image: ImageConfig{User: imageUser}})
+		NetNSPath: "/netns/sb", Image: img})
+}
+
+// checkUser checks the spec's process user, or the error.
+func checkUser(t *testing.T, s *specs.Spec, err error, want specs.User, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.Process.User, want) {
+		t.Fatalf("user %+v, want %+v", s.Process.User, want)
+	}
 }
 
 func TestProcessUser(t *testing.T) {
@@ -53,7 +77,7 @@ func TestProcessUser(t *testing.T) {
 		{"image root by default", "", func(*v1.PodSpec, *v1.Container) {}, specs.User{AdditionalGids: []uint32{0}}, ""},
 		{"numeric image user", "1000", func(*v1.PodSpec, *v1.Container) {}, specs.User{UID: 1000, AdditionalGids: []uint32{0}}, ""},
 		{"image user and group", "1000:2000", func(*v1.PodSpec, *v1.Container) {}, specs.User{UID: 1000, GID: 2000, AdditionalGids: []uint32{2000}}, ""},
-		{"named image user", "nginx", func(*v1.PodSpec, *v1.Container) {}, specs.User{}, `image user "nginx" is a name`},
+		{"named image user without /etc/passwd", "nginx", func(*v1.PodSpec, *v1.Container) {}, specs.User{}, `image user "nginx" is not in the image's /etc/passwd (the image has none)`},
 		{"runAsUser replaces a named image user", "nginx:staff", podSC(func(s *v1.PodSecurityContext) { s.RunAsUser = secPtr[int64](65534) }),
 			specs.User{UID: 65534, AdditionalGids: []uint32{0}}, ""},
 		{"runAsUser replaces the image's group too", "1000:2000", podSC(func(s *v1.PodSecurityContext) { s.RunAsUser = secPtr[int64](7) }),
@@ -89,18 +113,7 @@ func TestProcessUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := build(t, tt.imageUser, tt.mutate)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(s.Process.User, tt.want) {
-				t.Fatalf("user %+v, want %+v", s.Process.User, tt.want)
-			}
+			checkUser(t, s, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -273,5 +286,59 @@ func TestKnownCapability(t *testing.T) {
 		if got := KnownCapability(name); got != want {
 			t.Errorf("KnownCapability(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestProcessUserImageFiles: names and group memberships come from the
+// image's /etc/passwd and /etc/group, as containerd's CRI plugin reads them.
+func TestProcessUserImageFiles(t *testing.T) {
+	passwd := "root:x:0:0:root:/root:/bin/sh\nnginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\napp:x:1000:1000::/home/app:/bin/sh\n"
+	group := "root:x:0:\nwheel:x:10:root\nnginx:x:101:\nstaff:x:50:app,nginx\napp:x:1000:\nwww:x:33:nginx\n"
+	users, err := user.ParsePasswd(strings.NewReader(passwd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := user.ParseGroup(strings.NewReader(group))
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(*v1.PodSpec, *v1.Container) {}
+	podSC := func(f func(*v1.PodSecurityContext)) func(*v1.PodSpec, *v1.Container) {
+		return func(s *v1.PodSpec, _ *v1.Container) {
+			s.SecurityContext = &v1.PodSecurityContext{}
+			f(s.SecurityContext)
+		}
+	}
+	tests := []struct {
+		name      string
+		imageUser string
+		mutate    func(*v1.PodSpec, *v1.Container)
+		want      specs.User
+		wantErr   string
+	}{
+		{"root gets its memberships", "", none, specs.User{AdditionalGids: []uint32{0, 10}}, ""},
+		{"named user: its uid, its group, its memberships", "nginx", none, specs.User{UID: 101, GID: 101, AdditionalGids: []uint32{101, 50, 33}}, ""},
+		{"numeric user found in /etc/passwd", "1000", none, specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 50}}, ""},
+		{"numeric user not in /etc/passwd", "4242", none, specs.User{UID: 4242, AdditionalGids: []uint32{0}}, ""},
+		{"named user and named group", "app:www", none, specs.User{UID: 1000, GID: 33, AdditionalGids: []uint32{33, 50}}, ""},
+		{"named user and numeric group", "nginx:7", none, specs.User{UID: 101, GID: 7, AdditionalGids: []uint32{7, 50, 33}}, ""},
+		{"unknown user", "nobody", none, specs.User{}, `image user "nobody" is not in the image's /etc/passwd`},
+		{"unknown group", "app:nogroup", none, specs.User{}, `image group "nogroup" is not in the image's /etc/group`},
+		{"runAsUser is looked up too", "nginx", podSC(func(s *v1.PodSecurityContext) { s.RunAsUser = secPtr[int64](1000) }),
+			specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 50}}, ""},
+		{"runAsGroup wins over /etc/passwd", "nginx", podSC(func(s *v1.PodSecurityContext) { s.RunAsGroup = secPtr[int64](5) }),
+			specs.User{UID: 101, GID: 5, AdditionalGids: []uint32{5, 50, 33}}, ""},
+		{"memberships, then fsGroup and supplementalGroups", "app", podSC(func(s *v1.PodSecurityContext) {
+			s.FSGroup = secPtr[int64](2000)
+			s.SupplementalGroups = []int64{50, 3000}
+		}), specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 50, 2000, 3000}}, ""},
+		{"runAsNonRoot still refuses a named user", "nginx", podSC(func(s *v1.PodSecurityContext) { s.RunAsNonRoot = secPtr(true) }),
+			specs.User{}, "image has non-numeric user (nginx), cannot verify user is non-root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := buildImage(t, ImageConfig{User: tt.imageUser, Users: users, Groups: groups}, tt.mutate)
+			checkUser(t, s, err, tt.want, tt.wantErr)
+		})
 	}
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,19 +18,7 @@ func TestImageGCRemovesUnusedImages(t *testing.T) {
 	d := startDaemon(t, "--image-gc-high-threshold-percent", "1", "--image-gc-low-threshold-percent", "0", "--image-gc-period", "1s")
 	d.writeManifest("user.yaml", minimalPod("gc-user"))
 	d.waitRunning("default", "gc-user")
-	files, err := ocibuild.BusyboxFiles(staticBusybox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := ocibuild.WriteArchive(&buf, "localhost/gc/unused:1", files, ocibuild.Config{Cmd: []string{"sh"}}); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(d.dir, "unused.tar")
-	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d.mustCLI("images", "import", archive)
+	d.mustCLI("images", "import", d.writeBusyboxImage("localhost/gc/unused:1", ocibuild.Config{Cmd: []string{"sh"}}))
 	d.waitFor(30*time.Second, "the unused image collected", func() (bool, string) {
 		ls := d.mustCLI("images", "ls")
 		return !strings.Contains(ls, "localhost/gc/unused:1"), ls

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,18 +16,7 @@ func TestImagesCommands(t *testing.T) {
 	d.writeManifest("user.yaml", minimalPod("image-user"))
 	d.waitRunning("default", "image-user")
 
-	files, err := ocibuild.BusyboxFiles(staticBusybox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := ocibuild.WriteArchive(&buf, "localhost/cli/spare:1", files, ocibuild.Config{Cmd: []string{"sh"}}); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(d.dir, "spare.tar")
-	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	archive := d.writeBusyboxImage("localhost/cli/spare:1", ocibuild.Config{Cmd: []string{"sh"}})
 	if out := d.mustCLI("images", "import", archive); !strings.Contains(out, "imported localhost/cli/spare:1") {
 		t.Fatalf("images import:\n%s", out)
 	}
