@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
+	"github.com/containerd/containerd/v2/defaults"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
@@ -55,6 +56,10 @@ type Containerd struct {
 	client *client.Client
 	o      Options
 	log    *zap.Logger
+	// execSpecs caches the process specs Exec starts from; execFIFOs
+	// holds the FIFOs their output comes through.
+	execSpecs *execSpecs
+	execFIFOs *execFIFOs
 }
 
 var _ Runtime = (*Containerd)(nil)
@@ -72,11 +77,19 @@ func NewContainerd(o Options) (*Containerd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", o.Address, err)
 	}
-	return &Containerd{client: c, o: o, log: o.Logger}, nil
+	ctrd := &Containerd{client: c, o: o, log: o.Logger}
+	ctrd.execSpecs = newExecSpecs(ctrd.loadProcessSpec)
+	// Next to the FIFOs containerd's own client library makes, named after
+	// the namespace so that a leftover says whose it was.
+	ctrd.execFIFOs = newExecFIFOs(defaults.DefaultFIFODir, o.Namespace+"-exec-")
+	return ctrd, nil
 }
 
-// Close releases the connection.
-func (c *Containerd) Close() error { return c.client.Close() }
+// Close releases the connection and removes the idle exec FIFOs.
+func (c *Containerd) Close() error {
+	c.execFIFOs.close()
+	return c.client.Close()
+}
 
 func (c *Containerd) ctx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, c.o.Namespace)
@@ -378,6 +391,9 @@ func (c *Containerd) recordExit(ctx context.Context, cntr client.Container, task
 	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("delete task of container %s: %w", cntr.ID(), err)
 	}
+	// An attempt that exited never runs again (a restart is a new
+	// container), so nothing will exec in it.
+	c.execSpecs.forget(cntr.ID())
 	return nil
 }
 
@@ -385,6 +401,7 @@ func (c *Containerd) recordExit(ctx context.Context, cntr client.Container, task
 // and its snapshot.
 func (c *Containerd) RemoveContainer(ctx context.Context, id string) error {
 	ctx = c.ctx(ctx)
+	c.execSpecs.forget(id)
 	cntr, err := c.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
