@@ -155,12 +155,6 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	archives := imagedir.New(imagedir.Options{
 		Dir: cfg.ImageArchives(), Clock: clk, Logger: log.Named("image-archives"),
 		Import: func(ctx context.Context, path string) ([]runtime.Image, error) {
-			// A context that ends with the import: ctx lives as long
-			// as the daemon, and the containerd client keeps each
-			// content stream (and a goroutine) open until its context
-			// ends, four per archive imported.
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
 			return imagedir.ImportFile(ctx, rt, path)
 		},
 	})

@@ -82,15 +82,7 @@ func (s *sandboxImage) ensure(ctx context.Context) error {
 		pw.CloseWithError(err) // nil: the import reads EOF
 		built <- err
 	}()
-	// The containerd client leaves a gRPC stream, and the goroutine
-	// that waits for its context, open after each content write and
-	// read until that context ends; ensure runs on the daemon's
-	// lifetime context, so without a context of its own the import's
-	// streams stayed open (four goroutines and their buffers) for as
-	// long as the daemon ran.
-	importCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	_, importErr := s.rt.ImportImage(importCtx, pr)
+	_, importErr := s.rt.ImportImage(ctx, pr)
 	// An import that stops reading early must not leave the writer
 	// blocked on the pipe.
 	pr.CloseWithError(errImportEnded)

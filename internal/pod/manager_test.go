@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/user"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
@@ -387,6 +388,45 @@ func TestImagePullBackOff(t *testing.T) {
 	h.rt.AddImage("missing:1")
 	h.clock.Step(5 * time.Second)
 	h.waitFor("running after the back-off", func() bool { return h.phase("u10") == v1.PodRunning })
+}
+
+// TestImageUsers: the image's users reach the spec (a named USER runs as
+// its uid), and a failure to read them is a CreateContainerError that is
+// retried.
+func TestImageUsers(t *testing.T) {
+	h := newHarness(t)
+	h.rt.InjectError("ImageUsers", fmt.Errorf("mount failed"))
+	h.rt.SetImageUsers("busybox:1", &runtime.ImageUsers{Users: []user.User{{Name: "app", Uid: 1000, Gid: 1000}}})
+	p := testPod("users", "u12", v1.RestartPolicyAlways, "c")
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	h.waitFor("CreateContainerError", func() bool {
+		p := h.pod("u12")
+		if p == nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+			return false
+		}
+		w := p.Status.ContainerStatuses[0].State.Waiting
+		return w.Reason == "CreateContainerError" && strings.Contains(w.Message, "mount failed")
+	})
+	h.rt.InjectError("ImageUsers", nil)
+	h.clock.Step(time.Minute)
+	h.waitFor("running", func() bool { return h.phase("u12") == v1.PodRunning })
+	req, ok := h.rt.Request(h.container("u12", "c").ID)
+	if !ok || req.Spec.Process.User.UID != 0 {
+		t.Fatalf("image without USER: spec user %+v", req.Spec.Process.User)
+	}
+
+	img := "named:1"
+	h.rt.AddImage(img)
+	h.rt.SetImageUsers(img, &runtime.ImageUsers{Users: []user.User{{Name: "app", Uid: 1000, Gid: 1000}}})
+	h.rt.SetImageConfig(img, runtime.ImageConfig{User: "app"})
+	p = testPod("named", "u13", v1.RestartPolicyAlways, "c")
+	p.Spec.Containers[0].Image = img
+	h.m.Sync(context.Background(), []*v1.Pod{h.pod("u12"), p})
+	h.waitFor("named running", func() bool { return h.phase("u13") == v1.PodRunning })
+	req, _ = h.rt.Request(h.container("u13", "c").ID)
+	if u := req.Spec.Process.User; u.UID != 1000 || u.GID != 1000 {
+		t.Errorf("USER app: spec user %+v, want 1000:1000", u)
+	}
 }
 
 func TestPodStartLatencyObservedOnce(t *testing.T) {

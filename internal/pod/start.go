@@ -71,11 +71,24 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerConfigError", err.Error())
 	}
+	// The image's users and groups, as the runtime resolves them for the
+	// kubelet at container creation: a failure to read them is the
+	// runtime's (CreateContainerError), a user they lack is the config's.
+	users, err := w.m.o.Runtime.ImageUsers(ctx, img)
+	if err != nil {
+		w.m.o.Metrics.runtimeErrors.WithLabelValues("image_users").Inc()
+		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		return retry("CreateContainerError", err.Error())
+	}
 	s, err := spec.ContainerSpec(spec.Container{
-		ID:         id,
-		Pod:        w.pod,
-		Container:  c,
-		Image:      spec.ImageConfig{Entrypoint: img.Config.Entrypoint, Cmd: img.Config.Cmd, Env: img.Config.Env, WorkingDir: img.Config.WorkingDir, User: img.Config.User},
+		ID:        id,
+		Pod:       w.pod,
+		Container: c,
+		Image: spec.ImageConfig{
+			Entrypoint: img.Config.Entrypoint, Cmd: img.Config.Cmd, Env: img.Config.Env,
+			WorkingDir: img.Config.WorkingDir, User: img.Config.User,
+			Users: users.Users, Groups: users.Groups,
+		},
 		SandboxID:  sb.ID,
 		SandboxPid: sb.Pid,
 		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),

@@ -60,6 +60,8 @@ type Containerd struct {
 	// holds the FIFOs their output comes through.
 	execSpecs *execSpecs
 	execFIFOs *execFIFOs
+	// users caches ImageUsers per image.
+	users imageUsersCache
 }
 
 var _ Runtime = (*Containerd)(nil)
@@ -176,7 +178,11 @@ func repoDigest(ref, dgst string) string {
 // PullImage pulls and unpacks an image. Plain HTTP is allowed only for
 // registries on localhost.
 func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) {
-	ctx = c.ctx(ctx)
+	// A context that ends with the pull: the client keeps each content
+	// stream it opens (and a goroutine) until its context ends, and the
+	// caller's may live as long as the pod.
+	ctx, cancel := context.WithCancel(c.ctx(ctx))
+	defer cancel()
 	full, err := NormalizeImageRef(ref)
 	if err != nil {
 		return nil, err
@@ -200,7 +206,9 @@ func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) 
 
 // ImportImage imports an image archive and unpacks every image in it.
 func (c *Containerd) ImportImage(ctx context.Context, r io.Reader) ([]Image, error) {
-	ctx = c.ctx(ctx)
+	// Ends with the import, for the same reason as in PullImage.
+	ctx, cancel := context.WithCancel(c.ctx(ctx))
+	defer cancel()
 	imgs, err := c.client.Import(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("import image archive: %w", err)

@@ -175,6 +175,9 @@ type Runtime interface {
 	ListImages(ctx context.Context) ([]Image, error)
 	// RemoveImage deletes a local image.
 	RemoveImage(ctx context.Context, ref string) error
+	// ImageUsers returns the entries of a local image's /etc/passwd and
+	// /etc/group.
+	ImageUsers(ctx context.Context, img *Image) (*ImageUsers, error)
 
 	// CreateContainer creates a container (not its task).
 	CreateContainer(ctx context.Context, req CreateRequest) error

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/ocibuild"
 )
 
 // The security context tests: users and groups, runAsNonRoot, a read-only
@@ -135,6 +137,58 @@ spec:
 	d.checkRow(t, "default", "nonroot", "1/2", "CreateContainerConfigError")
 	if attempts := d.containerAttempts(string(pod.UID), "rootimage"); len(attempts) != 0 {
 		t.Errorf("a refused container was created in containerd: %v", attempts)
+	}
+}
+
+// TestSecurityImageNamedUser runs an image whose USER is a name: the
+// uid and gid come from the image's /etc/passwd and the groups that list
+// the user in its /etc/group are added, as with the kubelet on
+// containerd. An unknown name and runAsNonRoot with a named user are
+// refused with CreateContainerConfigError.
+func TestSecurityImageNamedUser(t *testing.T) {
+	d := startDaemon(t)
+	passwd := ocibuild.File{Path: "/etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n")}
+	group := ocibuild.File{Path: "/etc/group", Mode: 0o644, Data: []byte("root:x:0:\napp:x:1000:\nstaff:x:50:app\nwheel:x:10:root\n")}
+	cfg := ocibuild.Config{Cmd: []string{"sh"}, Env: []string{ocibuild.DefaultPathEnv}, User: "app"}
+	d.mustCLI("images", "import", d.writeBusyboxImage("localhost/e2e/named-user:1", cfg, passwd, group))
+	cfg.User = "ghost"
+	d.mustCLI("images", "import", d.writeBusyboxImage("localhost/e2e/ghost-user:1", cfg, passwd, group))
+
+	d.runToCompletion("named", securityPod("named", "{}", `  - name: main
+    image: localhost/e2e/named-user:1
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo uid=$(id -u); echo gid=$(id -g); echo groups=$(id -G)"]
+`))
+	logs := d.mustCLI("logs", "named", "-c", "main")
+	if uid, gid := logValue(t, logs, "uid"), logValue(t, logs, "gid"); uid != "1000" || gid != "1000" {
+		t.Errorf("USER app: uid %s gid %s, want 1000 1000 from the image's /etc/passwd", uid, gid)
+	}
+	if groups := strings.Fields(logValue(t, logs, "groups")); !slices.Contains(groups, "50") || slices.Contains(groups, "10") {
+		t.Errorf("USER app: groups %v, want staff (50), which lists app, and not wheel (10)", groups)
+	}
+
+	d.writeManifest("refused.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: refused
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: ghost
+    image: localhost/e2e/ghost-user:1
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+  - name: nonroot
+    image: localhost/e2e/named-user:1
+    imagePullPolicy: Never
+    securityContext: {runAsNonRoot: true}
+    command: ["sleep", "3600"]
+`)
+	if msg := d.waitWaiting("refused", "ghost", "CreateContainerConfigError"); !strings.Contains(msg, `image user "ghost" is not in the image's /etc/passwd`) {
+		t.Errorf("unknown image user: message %q", msg)
+	}
+	if msg := d.waitWaiting("refused", "nonroot", "CreateContainerConfigError"); !strings.Contains(msg, "image has non-numeric user (app), cannot verify user is non-root") {
+		t.Errorf("runAsNonRoot with a named user: message %q", msg)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 type Fake struct {
 	mu         sync.Mutex
 	images     map[string]*runtime.Image
+	users      map[string]*runtime.ImageUsers
 	containers map[string]*runtime.Container
 	reqs       map[string]runtime.CreateRequest
 	calls      []string
@@ -39,6 +40,7 @@ var _ runtime.Runtime = (*Fake)(nil)
 func New(images ...string) *Fake {
 	f := &Fake{
 		images:     map[string]*runtime.Image{},
+		users:      map[string]*runtime.ImageUsers{},
 		containers: map[string]*runtime.Container{},
 		reqs:       map[string]runtime.CreateRequest{},
 		errs:       map[string]error{},
@@ -56,6 +58,34 @@ func (f *Fake) AddImage(ref string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.images[ref] = &runtime.Image{Ref: ref, ID: ref + "@sha256:fake", Size: 1 << 20}
+}
+
+// SetImageConfig sets the config of a local image (added with AddImage).
+func (f *Fake) SetImageConfig(ref string, c runtime.ImageConfig) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.images[ref].Config = c
+}
+
+// SetImageUsers sets what ImageUsers returns for an image (by ref);
+// images without get empty ImageUsers, as an image with no /etc/passwd.
+func (f *Fake) SetImageUsers(ref string, u *runtime.ImageUsers) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users[ref] = u
+}
+
+// ImageUsers implements runtime.Runtime.
+func (f *Fake) ImageUsers(_ context.Context, img *runtime.Image) (*runtime.ImageUsers, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("ImageUsers", img.Ref); err != nil {
+		return nil, err
+	}
+	if u := f.users[img.Ref]; u != nil {
+		return u, nil
+	}
+	return &runtime.ImageUsers{}, nil
 }
 
 // InjectError makes the next calls of method (e.g. "StartContainer") fail
