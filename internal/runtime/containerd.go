@@ -315,16 +315,9 @@ func (c *Containerd) recordStartError(ctx context.Context, cntr client.Container
 // process in the container.
 func (c *Containerd) StopContainer(ctx context.Context, id string, signal syscall.Signal, timeout time.Duration) error {
 	ctx = c.ctx(ctx)
-	cntr, err := c.client.LoadContainer(ctx, id)
-	if err != nil {
-		return wrapNotFound(err, "container "+id)
-	}
-	task, err := cntr.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("load task of container %s: %w", id, err)
+	cntr, task, err := c.loadTask(ctx, id)
+	if err != nil || task == nil {
+		return err
 	}
 	// Wait before Kill so the exit cannot be missed.
 	exitCh, err := task.Wait(ctx)
@@ -364,18 +357,29 @@ func (c *Containerd) StopContainer(ctx context.Context, id string, signal syscal
 // RecordExit stores the exit status of a stopped task and deletes the task.
 func (c *Containerd) RecordExit(ctx context.Context, id string) error {
 	ctx = c.ctx(ctx)
+	cntr, task, err := c.loadTask(ctx, id)
+	if err != nil || task == nil {
+		return err
+	}
+	return c.recordExit(ctx, cntr, task)
+}
+
+// loadTask loads a container and its task. A container with no task (never
+// started, or its exit already recorded) has a nil task and no error; a
+// missing container wraps ErrNotFound.
+func (c *Containerd) loadTask(ctx context.Context, id string) (client.Container, client.Task, error) {
 	cntr, err := c.client.LoadContainer(ctx, id)
 	if err != nil {
-		return wrapNotFound(err, "container "+id)
+		return nil, nil, wrapNotFound(err, "container "+id)
 	}
 	task, err := cntr.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
-		return nil
+		return cntr, nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("load task of container %s: %w", id, err)
+		return nil, nil, fmt.Errorf("load task of container %s: %w", id, err)
 	}
-	return c.recordExit(ctx, cntr, task)
+	return cntr, task, nil
 }
 
 func (c *Containerd) recordExit(ctx context.Context, cntr client.Container, task client.Task) error {
