@@ -18,17 +18,11 @@ import (
 // containers as the restart policy says. It returns when the worker should
 // look again without an event (zero: only on events).
 func (w *worker) sync(ctx context.Context) time.Time {
-	obs, err := w.list(ctx)
+	obs, _, err := w.listRecorded(ctx)
 	if err != nil {
 		w.m.o.Metrics.runtimeErrors.WithLabelValues("list").Inc()
 		w.log.Error("list pod containers", zap.Error(err))
 		return w.m.o.Clock.Now().Add(5 * time.Second)
-	}
-	if w.recordExits(ctx, obs) {
-		if obs, err = w.list(ctx); err != nil {
-			w.log.Error("list pod containers", zap.Error(err))
-			return w.m.o.Clock.Now().Add(5 * time.Second)
-		}
 	}
 	var due time.Time
 	soonest := func(t time.Time) {
@@ -42,11 +36,7 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	if w.failed != nil {
 		// Failed as a whole: stop what runs, start nothing.
 		w.stopForFailure(ctx, obs)
-		if cur, err := w.list(ctx); err == nil && w.recordExits(ctx, cur) {
-			if cur, err = w.list(ctx); err == nil {
-				obs = cur
-			}
-		} else if err == nil {
+		if cur, _, err := w.listRecorded(ctx); err == nil {
 			obs = cur
 		}
 		return time.Time{}
@@ -54,12 +44,10 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	if w.terminal() {
 		return time.Time{}
 	}
-	sb, changed, next := w.ensureSandbox(ctx, obs)
+	sb, relisted, next := w.ensureSandbox(ctx, obs)
 	soonest(next)
-	if changed {
-		if obs, err = w.list(ctx); err != nil {
-			return w.m.o.Clock.Now().Add(5 * time.Second)
-		}
+	if relisted != nil {
+		obs = *relisted
 	}
 	if sb == nil {
 		w.m.setSandbox(w.pod.UID, "")
@@ -70,12 +58,11 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	if w.syncProbes(ctx, obs) {
 		// A container was killed for failing a probe: record its exit so
 		// the restart policy sees it in this pass.
-		if obs, err = w.list(ctx); err == nil && w.recordExits(ctx, obs) {
-			obs, err = w.list(ctx)
-		}
+		cur, _, err := w.listRecorded(ctx)
 		if err != nil {
 			return w.m.o.Clock.Now().Add(time.Second)
 		}
+		obs = cur
 	}
 	initDone := true
 	for i := range w.pod.Spec.InitContainers {
@@ -110,17 +97,17 @@ func (w *worker) sync(ctx context.Context) time.Time {
 			soonest(w.syncContainer(ctx, obs, sb, &w.pod.Spec.Containers[i], w.pod.Spec.RestartPolicy))
 		}
 	}
-	if obs, err = w.list(ctx); err != nil {
-		w.log.Error("list pod containers", zap.Error(err))
-		return due
-	}
 	// A container that exited already (a quick command) is recorded
 	// before the status goes out, so its first terminated state is whole
 	// (termination message included).
-	if w.recordExits(ctx, obs) {
-		if obs, err = w.list(ctx); err != nil {
-			return due
-		}
+	last, recorded, err := w.listRecorded(ctx)
+	if err != nil {
+		// The status goes out from what was seen before.
+		w.log.Error("list pod containers", zap.Error(err))
+		return due
+	}
+	obs = last
+	if recorded {
 		w.poke()
 	}
 	// Containers started in this pass get their probes now, not at the
@@ -140,6 +127,17 @@ func (w *worker) terminal() bool {
 func sandboxRunning(o observed) bool {
 	sb := o.sandbox()
 	return sb != nil && sb.State == runtime.StateRunning
+}
+
+// listRecorded lists the pod's containers and records the exits it finds
+// (recordExits), listing again when there were any so that the result
+// shows them recorded. recorded says whether there were.
+func (w *worker) listRecorded(ctx context.Context) (obs observed, recorded bool, err error) {
+	if obs, err = w.list(ctx); err != nil || !w.recordExits(ctx, obs) {
+		return obs, false, err
+	}
+	obs, err = w.list(ctx)
+	return obs, true, err
 }
 
 // recordExits stores the exit of every task that ended and deletes the
@@ -168,15 +166,32 @@ func (w *worker) recordExits(ctx context.Context, obs observed) bool {
 
 // ensureSandbox returns the running sandbox, creating one when there is
 // none or the old one died (then every container of the pod is stopped
-// first: they live in the dead sandbox's namespaces).
-func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.Container, changed bool, due time.Time) {
+// first: they live in the dead sandbox's namespaces). When it changed
+// anything it also returns the pod's containers as they are now (nil when
+// they could not be listed: the caller keeps what it had and looks again
+// at due).
+func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.Container, relisted *observed, due time.Time) {
 	cur := obs.sandbox()
 	if cur != nil && cur.State == runtime.StateRunning {
-		return cur, false, time.Time{}
+		return cur, nil, time.Time{}
 	}
 	now := w.m.o.Clock.Now()
 	if now.Before(w.sandboxDue) {
-		return nil, false, w.sandboxDue
+		return nil, nil, w.sandboxDue
+	}
+	// Whatever happens below changes the pod's containers.
+	relist := func(due time.Time) (*runtime.Container, *observed, time.Time) {
+		o, err := w.list(ctx)
+		if err != nil {
+			return nil, nil, now.Add(time.Second)
+		}
+		if s := o.sandbox(); s != nil && s.State == runtime.StateRunning {
+			return s, &o, due
+		}
+		if due.IsZero() {
+			due = now.Add(time.Second)
+		}
+		return nil, &o, due
 	}
 	attempt := 0
 	if cur != nil {
@@ -196,22 +211,15 @@ func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.C
 			w.pod.Name+"_"+w.pod.Namespace+"("+string(w.pod.UID)+")", v1.DNSClusterFirst, v1.DNSDefault))
 	}
 	if _, err := w.m.o.Sandboxes.Prepare(w.pod, ""); err != nil {
-		return nil, true, w.sandboxFailed(err)
+		return relist(w.sandboxFailed(err))
 	}
 	id := newID()
 	w.m.track(id, w)
 	if err := w.m.o.Sandboxes.Run(ctx, w.pod, id, attempt); err != nil {
-		return nil, true, w.sandboxFailed(err)
+		return relist(w.sandboxFailed(err))
 	}
 	w.sandboxSteps = 0
-	obs2, err := w.list(ctx)
-	if err != nil {
-		return nil, true, now.Add(time.Second)
-	}
-	if s := obs2.sandbox(); s != nil && s.State == runtime.StateRunning {
-		return s, true, time.Time{}
-	}
-	return nil, true, now.Add(time.Second)
+	return relist(time.Time{})
 }
 
 func (w *worker) sandboxFailed(err error) time.Time {
