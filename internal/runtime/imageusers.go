@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	iofs "io/fs"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/continuity/fs"
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/image-spec/identity"
 )
@@ -53,7 +55,7 @@ func (c *imageUsersCache) put(id string, u *ImageUsers) {
 // named USER and give the user's groups, as containerd's CRI plugin reads
 // them for the kubelet. They are read from a read-only view of the image's
 // unpacked layers, mounted for the moment of the read (the daemon is root),
-// with symbolic links resolved inside the image's root. The result is
+// with symbolic links resolved inside the image. The result is
 // cached by image ID, so only the first container of an image pays for
 // the mount.
 func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers, error) {
@@ -86,16 +88,12 @@ func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers,
 	defer sn.Remove(context.WithoutCancel(ctx), key)
 
 	u := &ImageUsers{}
-	err = mount.WithReadonlyTempMount(ctx, mounts, func(dir string) error {
-		root, err := os.OpenRoot(dir)
-		if err != nil {
+	err = mount.WithReadonlyTempMount(ctx, mounts, func(root string) error {
+		var err error
+		if u.Users, err = readUserFile(root, "/etc/passwd", user.ParsePasswd); err != nil {
 			return err
 		}
-		defer root.Close()
-		if u.Users, err = readUserFile(root, "etc/passwd", user.ParsePasswd); err != nil {
-			return err
-		}
-		u.Groups, err = readUserFile(root, "etc/group", user.ParseGroup)
+		u.Groups, err = readUserFile(root, "/etc/group", user.ParseGroup)
 		return err
 	})
 	if err != nil {
@@ -105,20 +103,30 @@ func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers,
 	return u, nil
 }
 
-// readUserFile parses one file of the image's root; a missing file is nil.
-// os.Root keeps a symbolic link from leading out of the image.
-func readUserFile[T any](root *os.Root, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
-	f, err := root.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
+// readUserFile parses one file of the image mounted at root; a missing
+// file is nil. Symbolic links are resolved as inside the image, an
+// absolute one from the image's root (continuity's RootPath, as
+// containerd's own user lookup does), so none leads to the host's files.
+func readUserFile[T any](root, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
+	p, err := fs.RootPath(root, name)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", name, err)
+	}
+	// O_NONBLOCK: an image's FIFO must not hang the pod worker.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, iofs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open /%s: %w", name, err)
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s in the image is not a regular file", name)
+	}
 	entries, err := parse(io.LimitReader(f, maxUserFileSize))
 	if err != nil {
-		return nil, fmt.Errorf("parse /%s: %w", name, err)
+		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}
 	if entries == nil {
 		entries = []T{} // present but empty: names do not resolve
