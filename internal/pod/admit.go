@@ -92,9 +92,10 @@ func (w *worker) checkFailure(started time.Time) time.Time {
 	return time.Time{}
 }
 
-// stopForFailure stops whatever of a failed pod still runs, each container
-// through its preStop hook and grace period.
-func (w *worker) stopForFailure(ctx context.Context, obs observed) {
+// stopAll stops whatever of the pod still runs (a failed pod, or one whose
+// sandbox died), each container through its preStop hook and the pod's
+// grace period, and ends its probes.
+func (w *worker) stopAll(ctx context.Context, obs observed) {
 	for id := range w.probed {
 		w.unprobe(id)
 	}
@@ -103,7 +104,7 @@ func (w *worker) stopForFailure(ctx context.Context, obs observed) {
 		names = append(names, name)
 	}
 	if err := w.stopGroup(ctx, obs, names, w.gracePeriod()); err != nil {
-		w.log.Warn("stop containers of a failed pod", zap.Error(err))
+		w.log.Warn("stop the pod's containers", zap.Error(err))
 	}
 }
 

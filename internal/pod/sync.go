@@ -35,7 +35,7 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	soonest(w.checkFailure(w.startTime(obs)))
 	if w.failed != nil {
 		// Failed as a whole: stop what runs, start nothing.
-		w.stopForFailure(ctx, obs)
+		w.stopAll(ctx, obs)
 		if cur, _, err := w.listRecorded(ctx); err == nil {
 			obs = cur
 		}
@@ -197,7 +197,11 @@ func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.C
 	if cur != nil {
 		attempt = cur.Attempt() + 1
 		w.event("", v1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
-		w.stopContainers(ctx, obs, 2*time.Second)
+		// As the kubelet kills a pod whose sandbox changed: each container
+		// with its preStop hook and the pod's grace period. The pinned
+		// network namespace and the containers' own namespaces outlive
+		// the pause process, so the hooks still run where they expect.
+		w.stopAll(ctx, obs)
 		for _, old := range obs.sandboxes {
 			if err := w.m.o.Sandboxes.Remove(ctx, old.ID); err != nil {
 				w.log.Warn("remove dead sandbox", zap.String("sandbox", old.ID), zap.Error(err))
@@ -290,17 +294,4 @@ func (w *worker) syncContainer(ctx context.Context, obs observed, sb *runtime.Co
 		return now.Add(time.Second)
 	}
 	return w.startContainer(ctx, obs, sb, c, attempt)
-}
-
-// stopContainers stops every running container of the pod.
-func (w *worker) stopContainers(ctx context.Context, obs observed, grace time.Duration) {
-	for _, s := range obs.containers {
-		for _, c := range s {
-			if c.State == runtime.StateRunning {
-				if err := w.m.o.Runtime.StopContainer(ctx, c.ID, stopSignal(c), grace); err != nil {
-					w.log.Warn("stop container", zap.String("container", c.ID), zap.Error(err))
-				}
-			}
-		}
-	}
 }

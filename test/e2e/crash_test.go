@@ -58,3 +58,53 @@ func TestDaemonKilledAdoptsPods(t *testing.T) {
 		return cs.RestartCount == 1 && cs.State.Running != nil, summary(p)
 	})
 }
+
+// TestSandboxDiedRecreated kills the pod's pause process. As the kubelet
+// does, the daemon reports SandboxChanged, stops the old container through
+// its preStop hook and grace period (its own namespaces outlive the pause
+// process), makes a new sandbox and starts the container again in it.
+func TestSandboxDiedRecreated(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	d.writeManifest("sb.yaml", `apiVersion: v1
+kind: Pod
+metadata:
+  name: sandbox-dies
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes: [{name: data, emptyDir: {}}]
+  containers:
+  - name: main
+    image: localhost/minikubelet/busybox:e2e
+    command: ["sh", "-c", "echo prestop-ran=$(cat /data/prestop 2>/dev/null || echo no); trap 'exit 0' TERM; sleep 3600 & wait"]
+    volumeMounts: [{name: data, mountPath: /data}]
+    lifecycle:
+      preStop:
+        exec: {command: ["sh", "-c", "echo yes > /data/prestop"]}
+`)
+	pod := d.waitRunning("default", "sandbox-dies")
+	oldSandbox := d.sandboxPid(string(pod.UID))
+	if err := syscall.Kill(oldSandbox, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	pod = d.waitPod("default", "sandbox-dies", 60*time.Second, func(p *v1.Pod) (bool, string) {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].RestartCount == 1 && cs[0].State.Running != nil, summary(p)
+	})
+	if pid := d.sandboxPid(string(pod.UID)); pid == oldSandbox {
+		t.Errorf("sandbox pid %d did not change", pid)
+	}
+	evs := podEvents(t, d, "default", "sandbox-dies")
+	if findEvent(evs, v1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.") == nil {
+		t.Errorf("no SandboxChanged event; events:%s", eventList(evs))
+	}
+	if findEvent(evs, v1.EventTypeNormal, "Killing", "Stopping container main") == nil {
+		t.Errorf("no Killing event for the old container; events:%s", eventList(evs))
+	}
+	// The new attempt reads what the old one's preStop hook wrote: the hook
+	// ran in the dead sandbox's pod, and the emptyDir survived.
+	d.waitLogContains("sandbox-dies", "main", "prestop-ran=yes")
+	if got := containerStatus(t, pod, "main").LastTerminationState.Terminated; got == nil || got.ExitCode != 0 {
+		t.Errorf("last state %+v, want terminated with exit 0 (SIGTERM honoured)", got)
+	}
+}
