@@ -64,6 +64,25 @@ func TestFailedPreStopStillStops(t *testing.T) {
 	}
 }
 
+// TestPreStopEndingItsContainer: a preStop hook that makes its container
+// exit is killed with it (exit 137); that is no failed hook.
+func TestPreStopEndingItsContainer(t *testing.T) {
+	h := newHarness(t)
+	h.rt.SetExec(func(id string, _ []string, _ time.Duration) ([]byte, int, error) {
+		h.rt.Exit(id, 0, false)
+		return nil, 137, nil
+	})
+	p := testPod("stop3", "h3", v1.RestartPolicyAlways, "c")
+	p.Spec.Containers[0].Lifecycle = &v1.Lifecycle{PreStop: &v1.LifecycleHandler{Exec: &v1.ExecAction{Command: []string{"killall", "sleep"}}}}
+	h.m.Sync(context.Background(), []*v1.Pod{p})
+	h.waitFor("running", func() bool { return h.phase("h3") == v1.PodRunning })
+	h.m.Sync(context.Background(), nil)
+	h.waitFor("gone", func() bool { return h.pod("h3") == nil })
+	if h.hasEvent("FailedPreStopHook", "") {
+		t.Error("FailedPreStopHook for a hook whose container exited")
+	}
+}
+
 func TestFailedPostStartKillsTheContainer(t *testing.T) {
 	h := newHarness(t)
 	h.rt.SetExec(func(string, []string, time.Duration) ([]byte, int, error) { return []byte("secret-token"), 1, nil })

@@ -64,6 +64,14 @@ func (w *worker) killContainer(ctx context.Context, name string, a runtime.Conta
 			// Out of grace period: as the kubelet, say so in the log only
 			// and go on with the stop signal.
 			w.log.Info("preStop hook not completed in the grace period", zap.String("container", name), zap.Duration("grace", grace))
+		case err != nil && w.exitedWith(ctx, a.ID):
+			// The hook did what a preStop hook is for: its container
+			// ended, and took the hook's process with it (killed with
+			// the container's PID namespace, "exited with 137") or left
+			// it no task to run in. The kubelet reports this as a failed
+			// hook; a warning here would only send the operator after a
+			// hook that worked.
+			w.log.Info("preStop hook ended with its container", zap.String("container", name), zap.NamedError("hookError", err))
 		case err != nil:
 			w.event(name, v1.EventTypeWarning, "FailedPreStopHook", fmt.Sprintf("PreStopHook failed: %v", err))
 		}
@@ -114,6 +122,12 @@ func (w *worker) runPostStart(ctx context.Context, c *v1.Container, id string) b
 	}
 	w.waiting[c.Name] = waiting{Reason: "PostStartHookError", Message: msg}
 	return false
+}
+
+// exitedWith reports whether the attempt id has exited (its task stopped).
+func (w *worker) exitedWith(ctx context.Context, id string) bool {
+	c, ok := w.attempt(ctx, id)
+	return ok && c.State == runtime.StateExited
 }
 
 // attempt looks one container up in the runtime.
