@@ -115,26 +115,35 @@ func (c *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 
 	tctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	defer cancelTimeout()
+	var waitErr error
 	select {
 	case e := <-exitCh:
-		if e.err != nil {
-			return out.finish(), -1, fmt.Errorf("wait for exec in container %s: %w", id, e.err)
+		if e.err == nil {
+			out.exited()
+			// Let the last output arrive, but no longer than the probe may take.
+			if !out.wait(tctx.Done()) {
+				c.log.Debug("exec output still open after exit", zap.String("container", id), zap.String("exec", execID))
+			}
+			return out.finish(), int(e.code), nil
 		}
-		out.exited()
-		// Let the last output arrive, but no longer than the probe may take.
-		if !out.wait(tctx.Done()) {
-			c.log.Debug("exec output still open after exit", zap.String("container", id), zap.String("exec", execID))
-		}
-		return out.finish(), int(e.code), nil
+		// The wait failed, not the command: the process may still run,
+		// so it is killed like a timed-out one and nothing is left.
+		waitErr = e.err
 	case <-tctx.Done():
 	}
-	// Timed out or canceled: kill the process and see it exit before
-	// returning, with a fresh context, so that execs never pile up.
+	// Timed out, canceled or not waited for: kill the process and see it
+	// exit before returning, with a fresh context, so that execs never
+	// pile up.
 	kctx, cancel := context.WithTimeout(c.ctx(context.Background()), 10*time.Second)
 	defer cancel()
 	_, err = ts.Kill(kctx, &tasks.KillRequest{ContainerID: id, ExecID: execID, Signal: uint32(syscall.SIGKILL)})
 	if err := errgrpc.ToNative(err); err != nil && !errdefs.IsNotFound(err) {
-		c.log.Warn("kill timed-out exec", zap.String("container", id), zap.Error(err))
+		c.log.Warn("kill exec", zap.String("container", id), zap.String("exec", execID), zap.Error(err))
+	}
+	if waitErr != nil {
+		// The first wait is over; a second one sees the kill land.
+		_, _ = ts.Wait(kctx, wait)
+		return out.finish(), -1, fmt.Errorf("wait for exec in container %s: %w", id, waitErr)
 	}
 	select {
 	case <-exitCh:
