@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/url"
 	"strconv"
@@ -82,8 +83,12 @@ func NewContainerd(o Options) (*Containerd, error) {
 	ctrd := &Containerd{client: c, o: o, log: o.Logger}
 	ctrd.execSpecs = newExecSpecs(ctrd.loadProcessSpec)
 	// Next to the FIFOs containerd's own client library makes, named after
-	// the namespace so that a leftover says whose it was.
-	ctrd.execFIFOs = newExecFIFOs(defaults.DefaultFIFODir, o.Namespace+"-exec-")
+	// the namespace and the containerd address, so that a leftover says
+	// whose it was and the next daemon removes only its own.
+	ctrd.execFIFOs = newExecFIFOs(defaults.DefaultFIFODir, fmt.Sprintf("%s-%08x-exec-", o.Namespace, crc32.ChecksumIEEE([]byte(o.Address))))
+	if n, err := ctrd.execFIFOs.removeStale(); err != nil || n > 0 {
+		ctrd.log.Debug("removed exec FIFOs a previous daemon left", zap.Int("removed", n), zap.Error(err))
+	}
 	return ctrd, nil
 }
 

@@ -122,6 +122,24 @@ func (p *execFIFOs) put(f *execFIFO) {
 	}
 }
 
+// removeStale removes FIFOs with the pool's prefix that a daemon before
+// this one left (it died with FIFOs in its pool): the prefix names this
+// namespace of this containerd, so none of them can be in use by another.
+// A shim still writing to one keeps its open end; only the name goes.
+func (p *execFIFOs) removeStale() (int, error) {
+	matches, err := filepath.Glob(filepath.Join(p.dir, p.prefix+"*"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range matches {
+		if st, err := os.Lstat(m); err == nil && st.Mode()&os.ModeNamedPipe != 0 && os.Remove(m) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // close removes the free FIFOs; FIFOs in use are removed when released.
 func (p *execFIFOs) close() {
 	p.mu.Lock()

@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -299,5 +301,35 @@ func TestCappedBuffer(t *testing.T) {
 				t.Errorf("kept %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestExecFIFOsRemoveStale: a new daemon removes the FIFOs with its own
+// prefix that a dead one left, and nothing else.
+func TestExecFIFOsRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"ns-0000abcd-exec-1", "ns-0000abcd-exec-2", "other-0000abcd-exec-1", "ns-ffff0000-exec-1"} {
+		if err := syscall.Mkfifo(filepath.Join(dir, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A regular file with the prefix is not ours to remove.
+	if err := os.WriteFile(filepath.Join(dir, "ns-0000abcd-exec-file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newExecFIFOs(dir, "ns-0000abcd-exec-")
+	if n, err := p.removeStale(); err != nil || n != 2 {
+		t.Fatalf("removed %d, err %v; want 2", n, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := []string{"ns-0000abcd-exec-file", "ns-ffff0000-exec-1", "other-0000abcd-exec-1"}; !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
 	}
 }
