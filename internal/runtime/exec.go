@@ -48,7 +48,7 @@ func (c *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 	if err != nil {
 		return nil, -1, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	execID := "exec-" + newExecID()
+	execID := "exec-" + randomID()
 	out, err := newExecOutput(c.execFIFOs, MaxExecOutput)
 	if err != nil {
 		return nil, -1, fmt.Errorf("exec in container %s: %w", id, err)
@@ -156,7 +156,9 @@ func (c *Containerd) Exec(ctx context.Context, id string, cmd []string, timeout 
 	return out.finish(), -1, fmt.Errorf("%w after %s: %w", ErrExecTimeout, timeout, context.DeadlineExceeded)
 }
 
-func newExecID() string {
+// randomID is 16 random hex digits: exec IDs, exec FIFO names, snapshot
+// view keys.
+func randomID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

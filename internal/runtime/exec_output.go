@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -82,9 +80,7 @@ func (p *execFIFOs) get() (*execFIFO, error) {
 		return f, nil
 	}
 	p.mu.Unlock()
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	path := filepath.Join(p.dir, p.prefix+hex.EncodeToString(b))
+	path := filepath.Join(p.dir, p.prefix+randomID())
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		if !errors.Is(err, syscall.ENOENT) {
 			return nil, fmt.Errorf("make exec output fifo: %w", err)

@@ -80,7 +80,7 @@ func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers,
 	}
 	defer done(context.WithoutCancel(ctx))
 	sn := c.client.SnapshotService(c.o.Snapshotter)
-	key := fmt.Sprintf("%susers-%d", LabelPrefix, time.Now().UnixNano())
+	key := LabelPrefix + "users-" + randomID()
 	mounts, err := sn.View(ctx, key, identity.ChainID(diffIDs).String())
 	if err != nil {
 		return nil, fmt.Errorf("image %s: view its layers: %w", full, err)
