@@ -96,9 +96,7 @@ func (w *worker) checkFailure(started time.Time) time.Time {
 // sandbox died), each container through its preStop hook and the pod's
 // grace period, and ends its probes.
 func (w *worker) stopAll(ctx context.Context, obs observed) {
-	for id := range w.probed {
-		w.unprobe(id)
-	}
+	w.unprobeAll()
 	names := make([]string, 0, len(obs.containers))
 	for name := range obs.containers {
 		names = append(names, name)

@@ -66,6 +66,14 @@ func (w *worker) probeIP() string {
 	return w.podIP
 }
 
+// unprobeAll ends every probe of the pod: no probe may kill or report on
+// a container that is stopping anyway.
+func (w *worker) unprobeAll() {
+	for id := range w.probed {
+		w.unprobe(id)
+	}
+}
+
 func (w *worker) unprobe(id string) {
 	if w.probed[id] {
 		w.m.prober.RemoveContainer(id)

@@ -51,10 +51,7 @@ func (w *worker) terminate(ctx context.Context) {
 }
 
 func (w *worker) teardown(ctx context.Context, obs observed) error {
-	// No probe may kill or report on a container that is stopping anyway.
-	for id := range w.probed {
-		w.unprobe(id)
-	}
+	w.unprobeAll()
 	grace := w.gracePeriod()
 	deadline := w.m.o.Clock.Now().Add(grace)
 	// App containers (and anything not a sidecar) stop together first;
