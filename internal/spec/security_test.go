@@ -57,16 +57,20 @@ func checkUser(t *testing.T, s *specs.Spec, err error, want specs.User, wantErr 
 	}
 }
 
+// podSC and ctrSC make a mutate function that sets a pod's or a
+// container's security context to what f fills in.
+func podSC(f func(*v1.PodSecurityContext)) func(*v1.PodSpec, *v1.Container) {
+	return func(s *v1.PodSpec, _ *v1.Container) {
+		s.SecurityContext = &v1.PodSecurityContext{}
+		f(s.SecurityContext)
+	}
+}
+
+func ctrSC(f func(*v1.SecurityContext)) func(*v1.PodSpec, *v1.Container) {
+	return func(_ *v1.PodSpec, c *v1.Container) { c.SecurityContext = &v1.SecurityContext{}; f(c.SecurityContext) }
+}
+
 func TestProcessUser(t *testing.T) {
-	podSC := func(f func(*v1.PodSecurityContext)) func(*v1.PodSpec, *v1.Container) {
-		return func(s *v1.PodSpec, _ *v1.Container) {
-			s.SecurityContext = &v1.PodSecurityContext{}
-			f(s.SecurityContext)
-		}
-	}
-	ctrSC := func(f func(*v1.SecurityContext)) func(*v1.PodSpec, *v1.Container) {
-		return func(_ *v1.PodSpec, c *v1.Container) { c.SecurityContext = &v1.SecurityContext{}; f(c.SecurityContext) }
-	}
 	tests := []struct {
 		name      string
 		imageUser string
@@ -303,12 +307,6 @@ func TestProcessUserImageFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	none := func(*v1.PodSpec, *v1.Container) {}
-	podSC := func(f func(*v1.PodSecurityContext)) func(*v1.PodSpec, *v1.Container) {
-		return func(s *v1.PodSpec, _ *v1.Container) {
-			s.SecurityContext = &v1.PodSecurityContext{}
-			f(s.SecurityContext)
-		}
-	}
 	tests := []struct {
 		name      string
 		imageUser string
