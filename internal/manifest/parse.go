@@ -35,17 +35,11 @@ func LoadFile(path, nodeName string) ([]Pod, []Problem) {
 }
 
 func readManifest(path string) ([]byte, error) {
-	// O_NONBLOCK so that a FIFO named pod.yaml cannot hang the daemon in
-	// open(2); it is rejected below as not a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, st, err := openManifest(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open file: %w", pathErrorCause(err))
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot stat file: %w", pathErrorCause(err))
-	}
 	if st.IsDir() {
 		return nil, errors.New("is a directory (the manifest directory is not read recursively)")
 	}
@@ -64,6 +58,22 @@ func readManifest(path string) ([]byte, error) {
 		return nil, tooBig(int64(len(data)))
 	}
 	return data, nil
+}
+
+// openManifest opens a manifest file for reading and stats it. O_NONBLOCK
+// so that a FIFO named pod.yaml cannot hang the daemon in open(2); the
+// caller refuses anything but a regular file.
+func openManifest(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot open file: %w", pathErrorCause(err))
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cannot stat file: %w", pathErrorCause(err))
+	}
+	return f, st, nil
 }
 
 func tooBig(size int64) error {

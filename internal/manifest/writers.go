@@ -1,9 +1,6 @@
 package manifest
 
 import (
-	"os"
-	"syscall"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -20,13 +17,12 @@ import (
 // telling this process to drop it is ignored by the Go runtime. Taking a
 // lease on a file one does not own needs CAP_LEASE, which root has.
 func maybeBeingWritten(path string) bool {
-	// O_NONBLOCK: a FIFO must not hang the watcher (see readManifest).
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, st, err := openManifest(path)
 	if err != nil {
 		return true
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	if !st.Mode().IsRegular() {
 		return true
 	}
 	rc, err := f.SyscallConn()
