@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 				return fmt.Errorf("API server: %w", err)
 			}
 		case u := <-updates:
+			b.setManifestErr(cfg.ManifestDir, u.DirErr)
 			apply(ctx, u, pods, store, cfg.NodeName, log)
 			if startingUp {
 				// The first update is the manifest directory's initial
@@ -211,7 +212,13 @@ func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *sta
 	for _, p := range u.Pods {
 		desired = append(desired, p.Pod)
 	}
-	pods.Sync(ctx, desired)
+	// Before the first successful read of the directory the update holds
+	// no pods and proves nothing: syncing it would terminate every pod
+	// the runtime runs. The pods are left alone until the directory can
+	// be read.
+	if u.Listed {
+		pods.Sync(ctx, desired)
+	}
 	for _, p := range u.NewProblems {
 		msg := p.Error()
 		log.Warn("rejected manifest", zap.String("file", p.File), zap.String("problem", msg))
@@ -271,6 +278,19 @@ type backend struct {
 	waiting string // why not serving; "" once ready
 	rt      runtime.Runtime
 	pods    *pod.Manager
+	// manifestErr is why the manifest directory could not be read at the
+	// last scan; nil when it was.
+	manifestErr error
+}
+
+// setManifestErr records the outcome of the last manifest directory scan.
+func (b *backend) setManifestErr(dir string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		err = fmt.Errorf("manifest directory %s: %w; running pods are kept, retrying at each rescan", dir, err)
+	}
+	b.manifestErr = err
 }
 
 func (b *backend) setWaiting(why string) {
@@ -306,7 +326,12 @@ func (b *backend) Healthy() error {
 	if why, _, _ := b.parts(); why != "" {
 		return fmt.Errorf("not ready: %s", why)
 	}
-	return b.runtimeHealthy()
+	if err := b.runtimeHealthy(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.manifestErr
 }
 
 func (b *backend) ListPods() []v1.Pod                     { return b.store.ListPods() }

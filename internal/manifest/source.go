@@ -33,6 +33,16 @@ type Update struct {
 	// and one log line for each, so an unchanged broken file is reported
 	// once, not at every rescan.
 	NewProblems []Problem
+	// Listed is true once the directory has been read successfully at
+	// least once: Pods is then the desired state. Until then Pods is empty
+	// and says nothing, so the receiver must not remove anything (a daemon
+	// that starts while the directory is unreadable must leave every
+	// running pod alone).
+	Listed bool
+	// DirErr is why the directory could not be read in this scan (missing,
+	// unreadable, not a directory: the errno, such as ENOENT or ELOOP); nil
+	// when it was read. Pods are then those of the last successful read.
+	DirErr error
 }
 
 // SourceOptions configure a Source. Zero values get defaults.
@@ -88,6 +98,7 @@ type runState struct {
 	last     Update            // the last Update sent
 	lastKey  string            // its fingerprint, see key
 	lastErr  string            // the last directory error logged
+	listed   bool              // the directory was read successfully once
 }
 
 // Run blocks until ctx is done. It sends an Update at once, then after every
@@ -107,10 +118,11 @@ type runState struct {
 // editor that renames the old file away and then writes the new one must
 // produce one update, not a deletion and a creation.
 //
-// A missing directory is an empty desired state: Run logs it, sends an
-// empty Update and looks again at every rescan, watching the directory
-// once it appears. Other read errors keep the previous pods (a transient
-// EIO must not stop every pod) and add a Problem naming the directory.
+// A directory that cannot be read (missing, unreadable, not a directory)
+// keeps the previous pods and adds a Problem naming the directory and
+// the cause; Run looks again at every rescan and watches the directory
+// once it appears. Before the first successful read the Update has no
+// pods and Listed false, which the receiver must not act on (see Update).
 //
 // Sends block until the receiver takes the Update or ctx is done; Run
 // does not close out.
@@ -271,32 +283,34 @@ func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool
 
 	pods, problems, err := Scan(s.o.Dir, s.o.NodeName)
 	errText := ""
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist):
+	if err != nil {
+		// Missing or unreadable alike: only a successful read may remove
+		// a pod. A directory that is briefly gone or unreadable (a late
+		// mount, a bad deploy, EIO) must not stop every pod; an operator
+		// stops pods by removing their files.
 		errText = err.Error()
 		if errText != st.lastErr {
-			s.log.Warn("manifest directory does not exist, no pods will run; looking again at each rescan",
-				zap.Duration("rescan", s.o.Rescan))
-		}
-	default:
-		errText = err.Error()
-		if errText != st.lastErr {
-			s.log.Error("cannot read manifest directory, keeping the current pods", zap.Error(err))
+			s.log.Error("cannot read manifest directory, keeping the current pods; looking again at each rescan",
+				zap.Duration("rescan", s.o.Rescan), zap.Error(err))
 		}
 		// Copies, so the receiver may keep and change what it got before.
+		pods = nil
 		for _, p := range st.last.Pods {
 			p.Pod = p.Pod.DeepCopy()
 			pods = append(pods, p)
 		}
-		problems = append(nonDirProblems(st.last.Problems, s.o.Dir), Problem{File: s.o.Dir, Reason: "cannot read the manifest directory: " + pathErrorCause(err).Error()})
+		problems = append(nonDirProblems(st.last.Problems, s.o.Dir), Problem{File: s.o.Dir, Reason: dirReason(err)})
 	}
 	if err == nil && st.lastErr != "" {
 		s.log.Info("manifest directory readable again")
 	}
 	st.lastErr = errText
+	st.listed = st.listed || err == nil
 
-	u := Update{Pods: pods, Problems: problems}
+	u := Update{Pods: pods, Problems: problems, Listed: st.listed}
+	if err != nil {
+		u.DirErr = pathErrorCause(err)
+	}
 	k := key(u)
 	if st.sent && k == st.lastKey {
 		return true
@@ -322,6 +336,14 @@ func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// dirReason says why the directory could not be read, for the Problem.
+func dirReason(err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "the manifest directory does not exist; keeping the running pods"
+	}
+	return "cannot read the manifest directory: " + pathErrorCause(err).Error() + "; keeping the running pods"
 }
 
 // nonDirProblems drops the directory-level problem of a previous failed

@@ -2,9 +2,12 @@ package manifest
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,19 +317,21 @@ func TestSourceMissingDirectory(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "manifests")
 	h := startSource(t, dir)
-	if u := h.first(); len(u.Pods) != 0 || len(u.Problems) != 0 {
+	u := h.first()
+	if len(u.Pods) != 0 || u.Listed || !errors.Is(u.DirErr, fs.ErrNotExist) ||
+		len(u.Problems) != 1 || u.Problems[0].File != dir || !strings.Contains(u.Problems[0].Reason, "does not exist") {
 		t.Fatalf("initial update for a missing directory: %+v", u)
 	}
 	h.rescan()
-	h.none() // still missing, still empty: nothing new
+	h.none() // still missing: nothing new
 
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "web.yaml", podYAML("web", "nginx:1.27"))
 	h.rescan()
-	if u := h.next(); names(u) != "web" {
-		t.Fatalf("after the directory appeared: pods %q", names(u))
+	if u := h.next(); names(u) != "web" || !u.Listed || u.DirErr != nil || len(u.Problems) != 0 {
+		t.Fatalf("after the directory appeared: %+v", u)
 	}
 
 	// The directory is watched now: a change shows without a rescan.
@@ -335,12 +340,13 @@ func TestSourceMissingDirectory(t *testing.T) {
 		t.Fatalf("after adding db.yaml: pods %q", names(u))
 	}
 
-	// Removing the directory empties the desired state...
+	// Removing the directory keeps the pods: only a directory that was
+	// read may remove them...
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	if u := h.next(); len(u.Pods) != 0 {
-		t.Fatalf("after removing the directory: pods %q", names(u))
+	if u := h.next(); names(u) != "db,web" || !u.Listed || !errors.Is(u.DirErr, fs.ErrNotExist) {
+		t.Fatalf("after removing the directory: pods %q listed %v err %v", names(u), u.Listed, u.DirErr)
 	}
 	// ... and recreating it is picked up again by the rescan.
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -348,12 +354,44 @@ func TestSourceMissingDirectory(t *testing.T) {
 	}
 	writeFile(t, dir, "web.yaml", podYAML("web", "nginx:1.27"))
 	h.rescan()
-	if u := h.next(); names(u) != "web" {
-		t.Fatalf("after recreating the directory: pods %q", names(u))
+	if u := h.next(); names(u) != "web" || u.DirErr != nil {
+		t.Fatalf("after recreating the directory: pods %q err %v", names(u), u.DirErr)
 	}
 	writeFile(t, dir, "db.yaml", podYAML("db", "postgres:16"))
 	if u := h.next(); names(u) != "db,web" {
 		t.Fatalf("watch not re-added: pods %q", names(u))
+	}
+}
+
+// TestSourceUnreadableAtStart covers a daemon that starts while its
+// directory cannot be read (here a symlink loop, ELOOP): the update says
+// nothing was listed, so the receiver removes nothing, until the
+// directory is readable again.
+func TestSourceUnreadableAtStart(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "manifests")
+	if err := os.Symlink("manifests", dir); err != nil {
+		t.Fatal(err)
+	}
+	h := startSource(t, dir)
+	u := h.first()
+	if len(u.Pods) != 0 || u.Listed || !errors.Is(u.DirErr, syscall.ELOOP) ||
+		len(u.Problems) != 1 || !strings.Contains(u.Problems[0].Reason, "too many levels of symbolic links") {
+		t.Fatalf("initial update for an unreadable directory: %+v", u)
+	}
+	h.rescan()
+	h.none()
+
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "web.yaml", podYAML("web", "nginx:1.27"))
+	h.rescan()
+	if u := h.next(); names(u) != "web" || !u.Listed || u.DirErr != nil || len(u.Problems) != 0 {
+		t.Fatalf("after the directory became readable: %+v", u)
 	}
 }
 

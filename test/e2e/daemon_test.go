@@ -75,6 +75,26 @@ func startDaemon(t *testing.T, extraArgs ...string) *daemon {
 
 // start runs the daemon binary and waits for /healthz.
 func (d *daemon) start() {
+	d.t.Helper()
+	d.launch()
+	d.waitHealthy()
+}
+
+// waitHealthy waits until /healthz answers 200.
+func (d *daemon) waitHealthy() {
+	d.t.Helper()
+	d.waitFor(30*time.Second, "daemon /healthz", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := d.client.Healthz(ctx); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+}
+
+// launch runs the daemon binary without waiting for it to serve.
+func (d *daemon) launch() {
 	t := d.t
 	t.Helper()
 	logFile, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -112,14 +132,6 @@ func (d *daemon) start() {
 		d.err = d.cmd.Wait()
 		close(d.exited)
 	}()
-	d.waitFor(30*time.Second, "daemon /healthz", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := d.client.Healthz(ctx); err != nil {
-			return false, err.Error()
-		}
-		return true, ""
-	})
 }
 
 // alive reports whether the daemon process still runs.
