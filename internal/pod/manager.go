@@ -100,8 +100,10 @@ type Manager struct {
 	// ctx is what workers run under; it ends when Run's context does.
 	ctx    context.Context
 	cancel context.CancelFunc
-	synced bool
-	wg     sync.WaitGroup
+	// synced is set by the first Sync; reaped once the orphans of the
+	// pods that Sync did not want were looked for.
+	synced, reaped bool
+	wg             sync.WaitGroup
 }
 
 // NewManager returns a Manager; call Run, then Sync.
@@ -171,6 +173,10 @@ func (m *Manager) setSandbox(uid types.UID, id string) {
 func (m *Manager) workerByUID(uid types.UID) *worker {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.workerByUIDLocked(uid)
+}
+
+func (m *Manager) workerByUIDLocked(uid types.UID) *worker {
 	if w := m.live[uid]; w != nil {
 		return w
 	}
@@ -203,14 +209,27 @@ func key(ns, name string) string { return ns + "/" + name }
 
 // Sync makes the desired set of pods the given one: workers of pods no
 // longer wanted are killed, new pods get workers. The first Sync also
-// kills pods the runtime still runs from manifests that are gone.
+// kills pods the runtime still runs from manifests that are gone; if the
+// runtime cannot list them then, the resync retries (see reapOrphans).
 func (m *Manager) Sync(ctx context.Context, pods []*v1.Pod) {
 	desired := map[types.UID]*v1.Pod{}
 	for _, p := range pods {
 		desired[p.UID] = p
 	}
+	// Listed before taking the lock: a slow runtime must not hold up the
+	// workers, which take it to route their events.
+	m.mu.Lock()
+	reap := !m.reaped
+	m.mu.Unlock()
+	var running []runtime.Container
+	var listErr error
+	if reap {
+		running, listErr = m.listForOrphans(ctx)
+	}
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.synced = true
 	for uid, w := range m.live {
 		if _, ok := desired[uid]; !ok {
 			delete(m.live, uid)
@@ -218,17 +237,51 @@ func (m *Manager) Sync(ctx context.Context, pods []*v1.Pod) {
 			w.kill()
 		}
 	}
-	if !m.synced {
+	if reap && !m.reaped {
 		// Before any new worker, so that a pod whose manifest changed
 		// while the daemon was down starts only after its old self is gone.
-		m.synced = true
-		m.killOrphans(ctx, desired)
+		if listErr != nil {
+			m.log.Error("list containers for orphan cleanup; retrying at the next resync", zap.Error(listErr))
+		} else {
+			m.killOrphansLocked(running, desired)
+		}
 	}
 	for uid, p := range desired {
 		if _, ok := m.live[uid]; ok {
 			continue
 		}
 		m.startWorkerLocked(p.DeepCopy())
+	}
+}
+
+// orphanListTimeout bounds the runtime call of the orphan cleanup.
+const orphanListTimeout = 10 * time.Second
+
+// listForOrphans lists every container of the namespace, bounded in time.
+func (m *Manager) listForOrphans(ctx context.Context) ([]runtime.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, orphanListTimeout)
+	defer cancel()
+	return m.o.Runtime.ListContainers(ctx, nil)
+}
+
+// reapOrphans retries the orphan cleanup that the first Sync could not
+// do, once a Sync has said which pods are wanted: the pods with a worker.
+func (m *Manager) reapOrphans(ctx context.Context) {
+	m.mu.Lock()
+	due := m.synced && !m.reaped
+	m.mu.Unlock()
+	if !due {
+		return
+	}
+	running, err := m.listForOrphans(ctx)
+	if err != nil {
+		m.log.Error("list containers for orphan cleanup; retrying at the next resync", zap.Error(err))
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.reaped {
+		m.killOrphansLocked(running, nil)
 	}
 }
 
@@ -252,22 +305,19 @@ func (m *Manager) startWorkerLocked(p *v1.Pod) *worker {
 	return w
 }
 
-// killOrphans starts dying workers for pods the runtime runs that nobody
-// wants any more (their manifest went away while the daemon was down).
-func (m *Manager) killOrphans(ctx context.Context, desired map[types.UID]*v1.Pod) {
-	cs, err := m.o.Runtime.ListContainers(ctx, nil)
-	if err != nil {
-		m.log.Error("list containers for orphan cleanup", zap.Error(err))
-		return
-	}
+// killOrphansLocked starts dying workers for the pods of running that
+// nobody wants any more (their manifest went away while the daemon was
+// down): neither in desired nor with a worker of their own.
+func (m *Manager) killOrphansLocked(running []runtime.Container, desired map[types.UID]*v1.Pod) {
+	m.reaped = true
 	seen := map[string]bool{}
-	for _, c := range cs {
+	for _, c := range running {
 		uid := c.Labels[runtime.LabelPodUID]
 		if uid == "" || seen[uid] {
 			continue
 		}
 		seen[uid] = true
-		if _, ok := desired[types.UID(uid)]; ok {
+		if _, ok := desired[types.UID(uid)]; ok || m.workerByUIDLocked(types.UID(uid)) != nil {
 			continue
 		}
 		p := orphanPod(c)
@@ -346,6 +396,7 @@ func (m *Manager) Run(ctx context.Context) {
 				m.log.Warn("runtime event stream broke; resubscribing", zap.Error(err))
 				break stream
 			case <-resync.C():
+				m.reapOrphans(ctx)
 				m.pokeAll()
 			}
 		}

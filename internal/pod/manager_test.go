@@ -457,3 +457,29 @@ func TestMissingClusterDNSEvent(t *testing.T) {
 		t.Error("no MissingClusterDNS event for a ClusterFirst pod")
 	}
 }
+
+// TestOrphanCleanupRetried: when the runtime cannot list containers at the
+// first Sync, the pods whose manifests went away are still terminated, at
+// a later resync, and the wanted pods are left alone (review #18: the
+// cleanup used to be given up for the daemon's lifetime).
+func TestOrphanCleanupRetried(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.sb.Run(ctx, testPod("gone", "u-gone", v1.RestartPolicyAlways), "sb-gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.rt.InjectError("ListContainers", fmt.Errorf("injected: containerd restarting"))
+	h.m.Sync(ctx, []*v1.Pod{testPod("keep", "u-keep", v1.RestartPolicyAlways, "c")})
+	if _, ok := h.rt.Container("sb-gone"); !ok || h.rt.CountCalls("StopContainer sb-gone") != 0 {
+		t.Fatalf("orphan touched although its pods could not be listed; calls %v", h.rt.Calls())
+	}
+	h.rt.InjectError("ListContainers", nil)
+	h.waitFor("the wanted pod's container", func() bool { return h.container("u-keep", "c").State == runtime.StateRunning })
+	keep := h.container("u-keep", "c").ID
+
+	h.clock.Step(30 * time.Second) // the resync
+	h.waitFor("the orphan removed", func() bool { _, ok := h.rt.Container("sb-gone"); return !ok })
+	if c := h.container("u-keep", "c"); c.ID != keep || c.State != runtime.StateRunning {
+		t.Errorf("wanted pod's container after the orphan cleanup: %+v, want %s still running", c, keep)
+	}
+}
