@@ -18,9 +18,12 @@ type Writer struct {
 	spec  LoggerSpec
 	clock func() time.Time
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu sync.Mutex
+	// f is the current file; nil after a rotation could not reopen it
+	// (the next write tries again) or after Close.
+	f      *os.File
+	size   int64
+	closed bool
 }
 
 // NewWriter opens (appending) or creates spec.Path and its parent
@@ -94,8 +97,15 @@ func (w *Writer) Stream(name string, r io.Reader) error {
 func (w *Writer) write(rec []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.f == nil {
+	if w.closed {
 		return os.ErrClosed
+	}
+	if w.f == nil {
+		// A rotation could not reopen the file (a full disk, the
+		// directory gone for a moment): try again, so the log resumes.
+		if err := w.open(); err != nil {
+			return err
+		}
 	}
 	var rotateErr error
 	if w.size > 0 && w.size+int64(len(rec)) > w.spec.MaxSize {
@@ -118,16 +128,20 @@ func (w *Writer) write(rec []byte) error {
 // the current file to path.1 and starts a new one. Readers that follow the
 // file notice the rename and switch to the new file.
 func (w *Writer) rotate() error {
-	if err := w.f.Close(); err != nil {
-		return fmt.Errorf("close log file for rotation: %w", err)
+	// The descriptor is released even when Close reports an error (a
+	// delayed write error, EIO): go on with a new file either way.
+	err := w.f.Close()
+	if err != nil {
+		err = fmt.Errorf("close log file for rotation: %w", err)
 	}
 	w.f = nil
 	p := w.spec.Path
 	keep := w.spec.MaxFiles - 1
-	var err error
-	if keep < 1 {
+	switch {
+	case err != nil:
+	case keep < 1:
 		err = os.Remove(p)
-	} else {
+	default:
 		if rmErr := os.Remove(rotatedName(p, keep)); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 			err = rmErr
 		}
@@ -159,6 +173,7 @@ func rotatedName(path string, i int) string {
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.closed = true
 	if w.f == nil {
 		return nil
 	}

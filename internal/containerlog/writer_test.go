@@ -2,6 +2,7 @@ package containerlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,6 +137,44 @@ func TestWriterRotation(t *testing.T) {
 		if got := readAll(t, filepath.Join(dir, name), ReadOptions{}); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestWriterRecoversFromFailedRotation: a rotation that cannot reopen the
+// file (here its directory is gone for a moment) loses that record, and
+// the log resumes once a file can be opened again (review #19: every
+// later write used to fail until the container exited).
+func TestWriterRecoversFromFailedRotation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	path := filepath.Join(dir, "0.log")
+	w, err := NewWriter(LoggerSpec{Path: path, MaxSize: 40, MaxFiles: 2}, stepClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Stream("stdout", strings.NewReader("a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stream("stdout", strings.NewReader("lost\n")); err == nil {
+		t.Fatal("a rotation with the directory gone succeeded")
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stream("stdout", strings.NewReader("back\n")); err != nil {
+		t.Fatalf("write after the directory came back: %v", err)
+	}
+	if got := readAll(t, path, ReadOptions{}); got != "back\n" {
+		t.Errorf("log after recovery = %q, want %q", got, "back\n")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Stream("stdout", strings.NewReader("late\n")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("write after Close: %v, want os.ErrClosed", err)
 	}
 }
 
