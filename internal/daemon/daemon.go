@@ -387,40 +387,61 @@ func imageFSPath(cfg config.Config, e *embedded) string {
 	return cfg.StateDir
 }
 
-// connectContainerd finds containerd: the configured address when it
-// answers, else an embedded one when allowed and a containerd binary is on
-// PATH; otherwise it waits, with back-off, for the configured one (a
-// containerd.service starting after us, say) until ctx ends.
+// connectContainerd returns the containerd address to use, starting the
+// embedded containerd when planContainerd says so, and otherwise waiting
+// (with /healthz saying why) until the chosen containerd answers. The
+// address used is recorded, so that a later start picks the same one.
 func connectContainerd(ctx context.Context, cfg config.Config, b *backend, log *zap.Logger) (address, runcRoot string, e *embedded, err error) {
-	address, runcRoot = cfg.ContainerdAddress, cfg.RuncRoot
+	embeddedAddr := embeddedAddress(cfg.StateDir)
 	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
-		if answers(address) {
-			return address, runcRoot, nil, nil
+		owner, err := readOwner(cfg.StateDir)
+		if err != nil {
+			return "", "", nil, err
 		}
-		if cfg.EmbeddedContainerd && hasContainerd() {
-			log.Info("no containerd answers; starting an embedded one under the state dir", zap.String("address", address))
+		plan := planContainerd(containerdFacts{
+			configured: cfg.ContainerdAddress, embeddedAddr: embeddedAddr,
+			answers: answers(cfg.ContainerdAddress), socketExists: exists(cfg.ContainerdAddress),
+			mayEmbed: cfg.EmbeddedContainerd && hasContainerd(),
+			owner:    owner, embeddedUsed: exists(filepath.Join(cfg.StateDir, "containerd", "root")),
+			hadPods: hasEntries(filepath.Join(cfg.StateDir, "pods")),
+		})
+		if plan.warn != "" {
+			log.Warn(plan.warn)
+		}
+		switch {
+		case plan.embedded:
+			log.Info("starting (or reusing) the embedded containerd under the state dir", zap.String("configuredAddress", cfg.ContainerdAddress))
 			e, err := startEmbedded(ctx, cfg.StateDir, log)
 			if err != nil {
 				return "", "", nil, err
 			}
+			runcRoot = cfg.RuncRoot
 			if runcRoot == "" {
 				// Keep runc's state apart from a system containerd that
 				// might use the same namespace name.
 				runcRoot = filepath.Join(cfg.StateDir, "runc")
 			}
+			recordOwner(cfg.StateDir, e.address, log)
 			return e.address, runcRoot, e, nil
+		case plan.wait == "":
+			recordOwner(cfg.StateDir, cfg.ContainerdAddress, log)
+			return cfg.ContainerdAddress, cfg.RuncRoot, nil, nil
 		}
-		why := fmt.Sprintf("nothing answers at containerd address %s", address)
-		if cfg.EmbeddedContainerd {
-			why += " and no containerd binary is on PATH to start one"
-		}
-		b.setWaiting(why)
-		log.Warn("waiting for containerd", zap.String("reason", why), zap.Duration("retryIn", delay))
+		b.setWaiting(plan.wait)
+		log.Warn("waiting for containerd", zap.String("reason", plan.wait), zap.Duration("retryIn", delay))
 		select {
 		case <-ctx.Done():
 			return "", "", nil, nil
 		case <-time.After(delay):
 		}
+	}
+}
+
+// recordOwner writes the owner record; failing to is only worth a warning
+// (the next start then decides from what it finds).
+func recordOwner(stateDir, address string, log *zap.Logger) {
+	if err := writeOwner(stateDir, address); err != nil {
+		log.Warn("cannot record which containerd holds the pods", zap.Error(err))
 	}
 }
 

@@ -60,6 +60,11 @@ type embedded struct {
 	stopped bool
 }
 
+// embeddedAddress is the socket of the embedded containerd.
+func embeddedAddress(stateDir string) string {
+	return filepath.Join(stateDir, "containerd", "containerd.sock")
+}
+
 // startEmbedded starts containerd with root, state and socket under
 // <stateDir>/containerd and waits until it answers.
 func startEmbedded(ctx context.Context, stateDir string, log *zap.Logger) (*embedded, error) {
@@ -68,7 +73,7 @@ func startEmbedded(ctx context.Context, stateDir string, log *zap.Logger) (*embe
 		return nil, fmt.Errorf("no containerd answers and none is on PATH to start: %w", err)
 	}
 	dir := filepath.Join(stateDir, "containerd")
-	e := &embedded{dir: dir, address: filepath.Join(dir, "containerd.sock"), log: log.Named("containerd")}
+	e := &embedded{dir: dir, address: embeddedAddress(stateDir), log: log.Named("containerd")}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}

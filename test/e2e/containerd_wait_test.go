@@ -30,6 +30,10 @@ func TestDaemonWaitsForContainerd(t *testing.T) {
 	if err := e.useNamespace(ns); err != nil {
 		t.Fatal(err)
 	}
+	// The manifest directory exists: a missing one is a 503 of its own.
+	if err := os.Mkdir(filepath.Join(dir, "manifests"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	addr := filepath.Join(dir, "later.sock")
 	sock := filepath.Join(dir, "api.sock")
 	logPath := filepath.Join(dir, "daemon.log")

@@ -46,6 +46,15 @@ var daemonSeq atomic.Int32
 // stopped, and whatever it left removed, when t ends.
 func startDaemon(t *testing.T, extraArgs ...string) *daemon {
 	t.Helper()
+	d := newDaemon(t, extraArgs...)
+	d.start()
+	return d
+}
+
+// newDaemon prepares a daemon for t without starting it (see launch and
+// start); it is stopped, and whatever it left removed, when t ends.
+func newDaemon(t *testing.T, extraArgs ...string) *daemon {
+	t.Helper()
 	e := requireEnv(t)
 	n := daemonSeq.Add(1)
 	d := &daemon{
@@ -69,7 +78,6 @@ func startDaemon(t *testing.T, extraArgs ...string) *daemon {
 	d.client = api.NewClient(d.socket)
 	d.extraArgs = extraArgs
 	t.Cleanup(d.cleanup)
-	d.start()
 	return d
 }
 
