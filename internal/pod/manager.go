@@ -355,8 +355,8 @@ func (m *Manager) finished(w *worker) {
 	if m.last[k] == w {
 		delete(m.last, k)
 	}
-	for id, o := range m.ids {
-		if o == w {
+	for id := range w.tracked {
+		if m.ids[id] == w {
 			delete(m.ids, id)
 		}
 	}
@@ -366,7 +366,27 @@ func (m *Manager) finished(w *worker) {
 func (m *Manager) track(id string, w *worker) {
 	m.mu.Lock()
 	m.ids[id] = w
+	w.tracked[id] = struct{}{}
 	m.mu.Unlock()
+}
+
+// retrack routes events of exactly the pod's containers, as just listed,
+// to w: the attempts removed since the last list are forgotten, so the
+// map does not grow for as long as a crash-looping pod lives (review #17).
+func (m *Manager) retrack(w *worker, cs []runtime.Container) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[string]struct{}, len(cs))
+	for _, c := range cs {
+		now[c.ID] = struct{}{}
+		m.ids[c.ID] = w
+	}
+	for id := range w.tracked {
+		if _, ok := now[id]; !ok && m.ids[id] == w {
+			delete(m.ids, id)
+		}
+	}
+	w.tracked = now
 }
 
 // Run follows runtime events until ctx ends, then waits for the workers to

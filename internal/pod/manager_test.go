@@ -483,3 +483,36 @@ func TestOrphanCleanupRetried(t *testing.T) {
 		t.Errorf("wanted pod's container after the orphan cleanup: %+v, want %s still running", c, keep)
 	}
 }
+
+// TestCrashLoopKeepsEventRoutesBounded: the event routes of a
+// crash-looping pod are those of the attempts it still has, not one per
+// attempt it ever had (review #17).
+func TestCrashLoopKeepsEventRoutesBounded(t *testing.T) {
+	h := newHarness(t)
+	h.m.Sync(context.Background(), []*v1.Pod{testPod("crash", "u-loop", v1.RestartPolicyAlways, "c")})
+	for attempt := 1; attempt <= 6; attempt++ {
+		h.waitFor(fmt.Sprintf("attempt %d running", attempt-1), func() bool {
+			c := h.container("u-loop", "c")
+			return c.Attempt() == attempt-1 && c.State == runtime.StateRunning
+		})
+		h.rt.Exit(h.container("u-loop", "c").ID, 1, false)
+		h.waitFor(fmt.Sprintf("attempt %d", attempt), func() bool {
+			h.clock.Step(5 * time.Minute) // past any back-off
+			return h.container("u-loop", "c").Attempt() == attempt
+		})
+	}
+	h.waitFor("the last attempt running", func() bool { return h.container("u-loop", "c").State == runtime.StateRunning })
+	routes := func() (int, int) {
+		cs, _ := h.rt.ListContainers(context.Background(), map[string]string{runtime.LabelPodUID: "u-loop"})
+		h.m.mu.Lock()
+		defer h.m.mu.Unlock()
+		return len(h.m.ids), len(cs)
+	}
+	// The routes follow the containers at the worker's next list (the
+	// resync's, at the latest).
+	h.waitFor("one event route per container", func() bool {
+		h.clock.Step(30 * time.Second)
+		n, want := routes()
+		return n == want
+	})
+}

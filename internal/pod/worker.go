@@ -45,6 +45,9 @@ type worker struct {
 	// start latency was recorded.
 	seen          time.Time
 	startObserved bool
+	// tracked are the container IDs the manager routes to this worker;
+	// guarded by the manager's mu.
+	tracked map[string]struct{}
 	// hooking is the attempt whose postStart hook runs.
 	hooking string
 	// probed are the attempts the prober watches.
@@ -71,6 +74,7 @@ func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
 		steps:   map[string]int{},
 		due:     map[string]time.Time{},
 		probed:  map[string]bool{},
+		tracked: map[string]struct{}{},
 		seen:    m.o.Clock.Now(),
 	}
 }
@@ -142,9 +146,7 @@ func (w *worker) list(ctx context.Context) (observed, error) {
 	if err != nil {
 		return observed{}, err
 	}
-	for _, c := range cs {
-		w.m.track(c.ID, w)
-	}
+	w.m.retrack(w, cs)
 	return observe(cs), nil
 }
 
