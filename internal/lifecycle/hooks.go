@@ -73,22 +73,19 @@ func RunHook(ctx context.Context, h *v1.LifecycleHandler, t HookTarget, ex Exece
 // runHTTPHook sends the GET (httpget: the request probes send too, with
 // User-Agent kube-lifecycle/<version>). As in the kubelet, any answer is a
 // success, a redirect to another host included (it is not followed); only
-// a failure to get an answer is an error. The request is bounded by ctx:
-// a preStop hook's deadline is its grace period; a postStart hook, as in
-// the kubelet, has none and ends when the pod is killed.
+// a failure to get an answer is an error. ctx bounds the whole request
+// (dial, TLS handshake, headers and body), so no client Timeout is set: a
+// preStop hook's deadline is its grace period (and its end reads as
+// context.DeadlineExceeded); a postStart hook, as in the kubelet, has none
+// and ends when the pod is killed.
 func runHTTPHook(ctx context.Context, a *v1.HTTPGetAction, t HookTarget) (string, error) {
 	port, err := spec.ResolvePort(a.Port, t.Container, t.Pod)
 	if err != nil {
 		return "", err
 	}
-	var timeout time.Duration
-	if d, ok := ctx.Deadline(); ok {
-		// Also bounds the TLS handshake, which ctx alone would not name.
-		timeout = time.Until(d)
-	}
 	g, err := httpget.New(ctx, httpget.Spec{
 		Action: a, Port: port, PodIP: t.PodIP, InPod: t.Dial,
-		Agent: httpget.AgentLifecycle, KubeVersion: t.KubeVersion, Timeout: timeout,
+		Agent: httpget.AgentLifecycle, KubeVersion: t.KubeVersion,
 	})
 	if err != nil {
 		return "", fmt.Errorf("HTTP GET: %w", err)
