@@ -2,19 +2,14 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 
+	"github.com/minikubelet/minikubelet/internal/httpget"
 	"github.com/minikubelet/minikubelet/internal/spec"
 )
 
@@ -29,15 +24,15 @@ type HookTarget struct {
 	Container   *v1.Container
 	ContainerID string
 	// PodIP is the default host of httpGet; empty means the request is
-	// made inside the pod's network namespace through Dial, to 127.0.0.1.
+	// made inside the pod's network namespace through Dial, to 127.0.0.1
+	// (httpget.Route, as for probes).
 	PodIP string
-	Dial  func(ctx context.Context, network, address string) (net.Conn, error)
-	// UserAgent is sent by httpGet hooks unless the handler sets one.
-	UserAgent string
+	Dial  httpget.Dialer
+	// KubeVersion ("1.37") is sent in httpGet's User-Agent
+	// (kube-lifecycle/<version>) unless the handler sets one; empty means
+	// httpget.DefaultKubeVersion.
+	KubeVersion string
 }
-
-// hookBodyLimit caps what is read of an httpGet hook's answer.
-const hookBodyLimit = 10 << 10
 
 // RunHook runs a postStart or preStop handler until it finishes or ctx
 // ends. It returns the handler's output (for the daemon's debug log only:
@@ -75,65 +70,33 @@ func RunHook(ctx context.Context, h *v1.LifecycleHandler, t HookTarget, ex Exece
 	return "", fmt.Errorf("handler has no action")
 }
 
-// runHTTPHook sends the GET. As in the kubelet, any answer is a success;
-// only a failure to get one is an error.
-func runHTTPHook(ctx context.Context, g *v1.HTTPGetAction, t HookTarget) (string, error) {
-	port, err := spec.ResolvePort(g.Port, t.Container, t.Pod)
+// runHTTPHook sends the GET (httpget: the request probes send too, with
+// User-Agent kube-lifecycle/<version>). As in the kubelet, any answer is a
+// success, a redirect to another host included (it is not followed); only
+// a failure to get an answer is an error. ctx bounds the whole request
+// (dial, TLS handshake, headers and body), so no client Timeout is set: a
+// preStop hook's deadline is its grace period (and its end reads as
+// context.DeadlineExceeded); a postStart hook, as in the kubelet, has none
+// and ends when the pod is killed.
+func runHTTPHook(ctx context.Context, a *v1.HTTPGetAction, t HookTarget) (string, error) {
+	port, err := spec.ResolvePort(a.Port, t.Container, t.Pod)
 	if err != nil {
 		return "", err
 	}
-	// Without a pod IP every connection is made inside the pod's network
-	// namespace (as the prober does), where 127.0.0.1 is the pod.
-	host := g.Host
-	if host == "" {
-		host = t.PodIP
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	dial := (&net.Dialer{}).DialContext
-	if t.PodIP == "" && t.Dial != nil {
-		dial = t.Dial
-	}
-	scheme := strings.ToLower(string(g.Scheme))
-	if scheme == "" {
-		scheme = "http"
-	}
-	path := g.Path
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}
-	u, err = u.Parse(path)
+	g, err := httpget.New(ctx, httpget.Spec{
+		Action: a, Port: port, PodIP: t.PodIP, InPod: t.Dial,
+		Agent: httpget.AgentLifecycle, KubeVersion: t.KubeVersion,
+	})
 	if err != nil {
-		return "", fmt.Errorf("bad path %q: %w", g.Path, err)
+		return "", fmt.Errorf("HTTP GET: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	res, err := g.Do()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("HTTP GET %s: %w", g.URL(), err)
 	}
-	req.Header.Set("User-Agent", t.UserAgent)
-	for _, h := range g.HTTPHeaders {
-		if strings.EqualFold(h.Name, "Host") {
-			req.Host = h.Value
-			continue
-		}
-		req.Header.Add(h.Name, h.Value)
+	out := fmt.Sprintf("HTTP %d: %s", res.StatusCode, res.Body)
+	if res.Location != "" {
+		out = fmt.Sprintf("HTTP %d (redirect to %s not followed): %s", res.StatusCode, res.Location, res.Body)
 	}
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext:       dial,
-			DisableKeepAlives: true,
-			// Hooks talk to the pod's own server; its certificate is not
-			// one the node could verify.
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
-		},
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("HTTP GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, hookBodyLimit))
-	return fmt.Sprintf("HTTP %d: %s", resp.StatusCode, body), nil
+	return out, nil
 }

@@ -2,11 +2,12 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,15 +69,14 @@ func TestHTTPHook(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError) // any answer is a success
 	}))
 	defer srv.Close()
-	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	port, _ := strconv.Atoi(portStr)
+	port := portOf(srv)
 	c := &v1.Container{Name: "web", Ports: []v1.ContainerPort{{Name: "http", ContainerPort: int32(port)}}}
 	h := &v1.LifecycleHandler{HTTPGet: &v1.HTTPGetAction{
 		Path: "/hook", Port: intstr.FromString("http"),
 		HTTPHeaders: []v1.HTTPHeader{{Name: "X-Hook", Value: "yes"}, {Name: "Host", Value: "example.test"}},
 	}}
 	dialed := false
-	target := HookTarget{Container: c, UserAgent: "kube-lifecycle/1.37",
+	target := HookTarget{Container: c, KubeVersion: "1.37",
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dialed = true
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -97,4 +97,85 @@ func TestHTTPHook(t *testing.T) {
 	if _, err := RunHook(context.Background(), h, target, nil, clocktesting.NewFakeClock(time.Now())); err == nil {
 		t.Fatal("a hook with nobody listening succeeded")
 	}
+}
+
+// TestHTTPHookRedirects: a hook's GET follows a redirect only to its own
+// host. One to another host is not sent (the daemon dials from the host's
+// network namespace); as in the kubelet, the redirect is the answer and
+// the hook succeeds.
+func TestHTTPHookRedirects(t *testing.T) {
+	var elsewhere, same atomic.Int32
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Listener = ln
+	other.Start()
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/other":
+			http.Redirect(w, r, other.URL+"/x", http.StatusFound)
+		case "/same":
+			http.Redirect(w, r, "/done", http.StatusFound)
+		case "/done":
+			same.Add(1)
+		}
+	}))
+	defer srv.Close()
+	port := portOf(srv)
+	target := HookTarget{Container: &v1.Container{Name: "web"}, PodIP: "127.0.0.1"}
+	hook := func(path string) (string, error) {
+		h := &v1.LifecycleHandler{HTTPGet: &v1.HTTPGetAction{Path: path, Port: intstr.FromInt32(int32(port))}}
+		return RunHook(context.Background(), h, target, nil, clocktesting.NewFakeClock(time.Now()))
+	}
+	out, err := hook("/other")
+	if err != nil || !strings.Contains(out, "HTTP 302 (redirect to "+other.URL+"/x not followed)") {
+		t.Errorf("hook redirected elsewhere: out %q err %v; want success with the redirect unfollowed", out, err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host got %d requests from the hook", n)
+	}
+	if out, err := hook("/same"); err != nil || !strings.HasPrefix(out, "HTTP 200") || same.Load() != 1 {
+		t.Errorf("same-host redirect: out %q err %v, %d requests at its target; want it followed", out, err, same.Load())
+	}
+}
+
+// TestHTTPHookNoRoute: a pod with no IP and no dialer into its network
+// namespace is not reached from the host's namespace instead (the
+// daemon's own 127.0.0.1 is not the pod's); the hook fails, as a probe
+// does.
+func TestHTTPHookNoRoute(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	port := portOf(srv)
+	h := &v1.LifecycleHandler{HTTPGet: &v1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(int32(port))}}
+	_, err := RunHook(context.Background(), h, HookTarget{Container: &v1.Container{Name: "c"}}, nil, clocktesting.NewFakeClock(time.Now()))
+	if err == nil || !strings.Contains(err.Error(), "no pod IP and no dialer") || hits.Load() != 0 {
+		t.Errorf("err %v, %d requests at the host's 127.0.0.1; want a no-route error and none", err, hits.Load())
+	}
+}
+
+// TestHTTPHookBoundedByDeadline: a hook whose server never answers ends
+// at its context's deadline (a preStop hook's grace period), with an
+// error the pod worker knows as the grace period's end.
+func TestHTTPHookBoundedByDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	port := portOf(srv)
+	h := &v1.LifecycleHandler{HTTPGet: &v1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(int32(port))}}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := RunHook(ctx, h, HookTarget{Container: &v1.Container{Name: "c"}, PodIP: "127.0.0.1"}, nil, clocktesting.NewFakeClock(time.Now()))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("err %v after %s; want context.DeadlineExceeded near 200ms", err, time.Since(start))
+	}
+}
+
+// portOf is the port srv listens on.
+func portOf(srv *httptest.Server) int {
+	return srv.Listener.Addr().(*net.TCPAddr).Port
 }

@@ -34,15 +34,11 @@ func (w *worker) containerSpec(name string) *v1.Container {
 
 // hookTarget is where a container attempt's hooks go.
 func (w *worker) hookTarget(c *v1.Container, id string) lifecycle.HookTarget {
-	ver := w.m.o.KubeVersion
-	if ver == "" {
-		ver = "1.37"
-	}
 	return lifecycle.HookTarget{
 		Pod: w.pod, Container: c, ContainerID: id,
-		PodIP:     w.probeIP(),
-		Dial:      w.m.probeDialer(w.pod.UID),
-		UserAgent: "kube-lifecycle/" + ver,
+		PodIP:       w.probeIP(),
+		Dial:        w.m.probeDialer(w.pod.UID),
+		KubeVersion: w.m.o.KubeVersion,
 	}
 }
 

@@ -49,7 +49,8 @@ type Options struct {
 	// NetNSDialer dials from inside a pinned network namespace, for probes
 	// of pods without a pod IP (default sandbox.DialInNetNS).
 	NetNSDialer func(netnsPath string) prober.Dialer
-	// KubeVersion is sent in probes' User-Agent (kube-probe/<version>).
+	// KubeVersion is sent in the User-Agent of probes (kube-probe/<version>)
+	// and httpGet hooks (kube-lifecycle/<version>).
 	KubeVersion string
 	// Metrics receives the workers' measurements (default: unregistered).
 	Metrics *Metrics

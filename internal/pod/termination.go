@@ -14,6 +14,7 @@ import (
 
 	"github.com/minikubelet/minikubelet/internal/containerlog"
 	"github.com/minikubelet/minikubelet/internal/runtime"
+	"github.com/minikubelet/minikubelet/internal/sandbox"
 )
 
 // Termination messages, as the kubelet has them: the container writes to
@@ -33,13 +34,16 @@ const (
 )
 
 // createTerminationLog makes the host file for an attempt's termination
-// message (world-writable: the container may run as any user).
+// message. The file is world-writable, since the container may run as any
+// user and reaches it through its bind mount; its directory is
+// sandbox.PrivateDirMode, so no other host user can read, forge or grow a
+// message from the host side.
 func (w *worker) createTerminationLog(c *v1.Container, id string) (string, error) {
 	if c.TerminationMessagePath == "" {
 		return "", nil
 	}
 	dir := filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "termination")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := sandbox.MkdirPrivate(dir); err != nil {
 		return "", fmt.Errorf("termination message file: %w", err)
 	}
 	path := filepath.Join(dir, id)

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/minikubelet/minikubelet/internal/httpget"
 )
 
-// maxOutput caps what a probe quotes from exec output or an HTTP body. The
-// Execer caps the exec output itself; capping again here keeps a careless
-// Execer from putting megabytes into events.
-const maxOutput = 10 * 1024
+// maxOutput caps what a probe quotes from exec output or an HTTP body (of
+// which httpget reads no more). The Execer caps the exec output itself;
+// capping again here keeps a careless Execer from putting megabytes into
+// events.
+const maxOutput = httpget.BodyLimit
 
 // runExec runs the probe's command in the target container. Exit 0 passes.
 // A command that outlives the timeout fails (the Execer killed it, unlike

@@ -29,11 +29,11 @@ func runGRPC(ctx context.Context, a *v1.GRPCAction, t Target, dial Dialer, timeo
 	if err != nil {
 		return Unknown, "grpc probe: " + err.Error()
 	}
-	d, err := dialerFor(t, dial)
+	host, d, err := route("", t, dial)
 	if err != nil {
 		return Unknown, "grpc probe: " + err.Error()
 	}
-	addr := net.JoinHostPort(hostOf("", t), strconv.Itoa(port))
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	// passthrough: the address is already an IP:port; no resolver, no DNS.
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

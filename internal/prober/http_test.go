@@ -213,20 +213,3 @@ func TestRunHTTP2Cleartext(t *testing.T) {
 		t.Errorf("Run = %v, %q over HTTP/%d; want Success over HTTP/2", got, msg, proto.Load())
 	}
 }
-
-func TestProbeURL(t *testing.T) {
-	tests := []struct {
-		scheme, host, path string
-		want               string
-	}{
-		{"http", "10.0.0.1", "", "http://10.0.0.1:80"},
-		{"http", "10.0.0.1", "/healthz", "http://10.0.0.1:80/healthz"},
-		{"http", "10.0.0.1", "healthz", "http://10.0.0.1:80/healthz"},
-		{"https", "fd00::1", "/q?verbose=1", "https://[fd00::1]:80/q?verbose=1"},
-	}
-	for _, tt := range tests {
-		if got := probeURL(tt.scheme, tt.host, 80, tt.path); got != tt.want {
-			t.Errorf("probeURL(%q, %q, %q) = %q, want %q", tt.scheme, tt.host, tt.path, got, tt.want)
-		}
-	}
-}

@@ -14,22 +14,21 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/minikubelet/minikubelet/internal/httpget"
 	"github.com/minikubelet/minikubelet/internal/spec"
-	"github.com/minikubelet/minikubelet/internal/version"
 )
 
 // DefaultKubeVersion is the "<major>.<minor>" that Run and a Manager without
 // Options.KubeVersion put in the User-Agent (kube-probe/<major>.<minor>).
-var DefaultKubeVersion = strings.TrimPrefix(version.KubeletVersion, "v")
+var DefaultKubeVersion = httpget.DefaultKubeVersion
 
 // Kind is the kind of a probe.
 type Kind int
@@ -144,7 +143,7 @@ type Execer interface {
 
 // Dialer dials from inside a pod's network namespace. Run uses it for every
 // connection when the target has no PodIP.
-type Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+type Dialer = httpget.Dialer
 
 // The kubelet's defaults for probe fields left at zero.
 const (
@@ -212,31 +211,19 @@ func run(ctx context.Context, p *v1.Probe, t Target, ex Execer, dial Dialer, kub
 	return Unknown, "probe has no handler (exec, httpGet, tcpSocket or grpc)"
 }
 
-// dialerFor returns how connections to host reach the target: the pod's own
-// Dialer when there is no pod IP, otherwise an ordinary dial from the
-// daemon's network namespace.
-func dialerFor(t Target, dial Dialer) (Dialer, error) {
-	if t.PodIP != "" {
-		var d net.Dialer
-		return d.DialContext, nil
-	}
-	if dial == nil {
-		return nil, fmt.Errorf("pod %s/%s has no IP and no dialer into its network namespace", t.Namespace, t.PodName)
-	}
-	return dial, nil
+// route returns where a network probe of t connects and how
+// (httpget.Route: the kubelet's choice, shared with lifecycle hooks).
+func route(host string, t Target, dial Dialer) (string, Dialer, error) {
+	h, d, err := httpget.Route(host, t.PodIP, dial)
+	return h, d, routeError(err, t)
 }
 
-// hostOf returns the host a network probe connects to: the probe's own host
-// if it names one, else the pod IP, else loopback inside the pod's netns.
-func hostOf(host string, t Target) string {
-	switch {
-	case host != "":
-		return host
-	case t.PodIP != "":
-		return t.PodIP
-	default:
-		return "127.0.0.1"
+// routeError names the pod in httpget.ErrNoRoute.
+func routeError(err error, t Target) error {
+	if errors.Is(err, httpget.ErrNoRoute) {
+		return fmt.Errorf("pod %s/%s has no IP and no dialer into its network namespace", t.Namespace, t.PodName)
 	}
+	return err
 }
 
 // resolvePort turns a probe port into a number (spec.ResolvePort: names

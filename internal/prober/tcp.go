@@ -17,13 +17,13 @@ func runTCP(ctx context.Context, a *v1.TCPSocketAction, t Target, dial Dialer, t
 	if err != nil {
 		return Unknown, "tcp probe: " + err.Error()
 	}
-	d, err := dialerFor(t, dial)
+	host, d, err := route(a.Host, t, dial)
 	if err != nil {
 		return Unknown, "tcp probe: " + err.Error()
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := d(ctx, "tcp", net.JoinHostPort(hostOf(a.Host, t), strconv.Itoa(port)))
+	conn, err := d(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		if canceled(ctx) {
 			return Unknown, "tcp probe canceled"

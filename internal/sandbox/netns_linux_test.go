@@ -24,6 +24,15 @@ func requireRoot(t *testing.T) {
 // listenIn listens on 127.0.0.1 inside the namespace pinned at path.
 func listenIn(t *testing.T, path string) net.Listener {
 	t.Helper()
+	l, err := listenInAt(path, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// listenInAt listens on addr inside the namespace pinned at path.
+func listenInAt(path, addr string) (net.Listener, error) {
 	type result struct {
 		l   net.Listener
 		err error
@@ -41,14 +50,11 @@ func listenIn(t *testing.T, path string) net.Listener {
 			ch <- result{nil, err}
 			return
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", addr)
 		ch <- result{l, err}
 	}()
 	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return r.l
+	return r.l, r.err
 }
 
 func TestPinnedNetNSAndDial(t *testing.T) {

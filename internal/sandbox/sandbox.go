@@ -60,6 +60,26 @@ type Paths struct {
 	Dir, Hosts, Hostname, ResolvConf, Shm string
 }
 
+// PrivateDirMode is the mode of pods/, each pods/<uid> and the pod's
+// termination-message directory: no other host user may list pod UIDs or
+// reach a pod's files (its termination messages, downward-API files,
+// /etc/hosts, logs). The kubelet keeps pods/ at 0750; nothing but the
+// daemon reads them here (the CLI goes through the socket), so no group
+// either. Containers are unaffected: each file or volume reaches them
+// through a bind mount, which runc makes as root, and a path inside a
+// container does not traverse these directories.
+const PrivateDirMode = 0o700
+
+// MkdirPrivate makes dir (and any missing parent) with PrivateDirMode, and
+// sets that mode on dir if it was already there (made 0755 by an earlier
+// version, or by systemd).
+func MkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, PrivateDirMode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, PrivateDirMode)
+}
+
 // PodDir is where everything on disk of a pod lives.
 func (m *Manager) PodDir(uid string) string { return filepath.Join(m.StateDir, "pods", uid) }
 
@@ -83,8 +103,10 @@ func (m *Manager) PodPaths(uid string) Paths {
 // Prepare writes the pod's files and mounts its /dev/shm. It is idempotent.
 func (m *Manager) Prepare(pod *v1.Pod, podIP string) (Paths, error) {
 	p := m.PodPaths(string(pod.UID))
-	if err := os.MkdirAll(p.Dir, 0o755); err != nil {
-		return p, fmt.Errorf("create pod directory: %w", err)
+	for _, dir := range []string{filepath.Dir(p.Dir), p.Dir} {
+		if err := MkdirPrivate(dir); err != nil {
+			return p, fmt.Errorf("create pod directory: %w", err)
+		}
 	}
 	hostResolv := m.HostResolvConf
 	if hostResolv == "" {

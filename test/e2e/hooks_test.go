@@ -475,3 +475,69 @@ spec:
 		t.Errorf("pod with a 30 s preStop sleep, a 3 s grace period and SIGTERM ignored went after %s, want about 3 s + 2 s (4.5 s .. 11 s)", took.Round(100*time.Millisecond))
 	}
 }
+
+// TestHookHTTPGetRedirectElsewhere: the daemon never carries a hook's GET
+// to a host the pod names (review #7). The pod's server (busybox httpd on
+// 127.0.0.2, host network) answers the postStart httpGet with
+// `302 Location: http://127.0.0.1:<port>/x`, where the test's listener on
+// the host's loopback records requests. The redirect is not followed; as
+// in the kubelet, the redirect is the hook's answer and the hook succeeds.
+// The server's own postStart waits until httpd listens, and the hooked
+// container starts only after it, so the hook never races httpd.
+func TestHookHTTPGetRedirectElsewhere(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	srv := startHookServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	httpd := strings.Replace(probeHTTPD, "-p 8080", fmt.Sprintf("-p 127.0.0.2:%d", port), 1)
+	d.writeManifest("pod.yaml", fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: hook-redirect
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: server
+    image: localhost/minikubelet/busybox:e2e
+    command: ["sh", "-c", %q]
+    lifecycle:
+      postStart:
+        exec:
+          command: ["sh", "-c", "until wget -qO- http://127.0.0.2:%d/ >/dev/null 2>&1; do sleep 0.1; done"]
+  - name: hooked
+    image: localhost/minikubelet/busybox:e2e
+    command: ["sh", "-c", %q]
+    lifecycle:
+      postStart:
+        httpGet:
+          host: 127.0.0.2
+          port: %d
+          path: /cgi-bin/redirect?http://127.0.0.1:%d/x
+`, httpd, port, probeSleeper, port, srv.port))
+	pod := d.waitPod("default", "hook-redirect", 60*time.Second, runningAndReady)
+	// The hook returned before "hooked" was reported running, so a
+	// followed redirect would have reached the listener by now; give a
+	// stray request a little longer anyway.
+	time.Sleep(2 * time.Second)
+	if r, ok := srv.first("/x"); ok {
+		t.Errorf("the daemon followed the pod's redirect to the host's 127.0.0.1:%d (User-Agent %q); requests:%s", srv.port, r.UserAgent, srv.log())
+	}
+	evs := podEvents(t, d, "default", "hook-redirect")
+	if ev := findEvent(evs, v1.EventTypeWarning, "FailedPostStartHook", ""); ev != nil {
+		t.Errorf("FailedPostStartHook for a hook answered with a redirect (the kubelet counts any answer a success): %s", ev.Message)
+	}
+	if cs := containerStatus(t, pod, "hooked"); cs.RestartCount != 0 {
+		t.Errorf("hooked restartCount %d, want 0: %s", cs.RestartCount, summary(pod))
+	}
+	if b, err := os.ReadFile(d.logPath); err != nil {
+		t.Error(err)
+	} else if want := fmt.Sprintf("redirect to http://127.0.0.1:%d/x not followed", srv.port); !strings.Contains(string(b), want) {
+		t.Errorf("the daemon's debug log does not say %q", want)
+	}
+}
