@@ -70,6 +70,12 @@ func (c *checker) container(ctr *v1.Container, p *field.Path, spec *v1.PodSpec, 
 	}
 	c.env(ctr.Env, p.Child("env"))
 	c.resources(&ctr.Resources, p.Child("resources"))
+	if len(ctr.ResizePolicy) > 0 {
+		c.add(p.Child("resizePolicy"), "not allowed: in-place resizes are requested through an API server and %s; change the manifest to change resources", noAPIServer)
+	}
+	if ctr.Stdin || ctr.StdinOnce || ctr.TTY {
+		c.add(p.Child(firstSet([]string{"stdin", "stdinOnce", "tty"}, ctr.Stdin, ctr.StdinOnce, ctr.TTY)), "%s: minikubelet gives containers no stdin and no terminal; remove stdin, stdinOnce and tty", notYet)
+	}
 	c.volumeMounts(ctr.VolumeMounts, p.Child("volumeMounts"), volumes)
 	c.mountOptions(ctr, p.Child("volumeMounts"))
 	c.containerSecurity(ctr, p, spec)
@@ -208,12 +214,24 @@ func (c *checker) resourceName(p *field.Path, name string) {
 	switch {
 	case name == string(v1.ResourceCPU), name == string(v1.ResourceMemory), name == string(v1.ResourceEphemeralStorage):
 	case strings.HasPrefix(name, v1.ResourceHugePagesPrefix):
+		c.add(p, "%s: minikubelet does not limit huge pages (%q); remove it", notYet, name)
 	case strings.Contains(name, "/"):
-		// Extended resources (example.com/gpu) are qualified names.
-		c.addMsgs(p, name, validation.IsQualifiedName(name))
+		// Extended resources (example.com/gpu) come from device plugins,
+		// which the kubelet would also need to admit the pod.
+		c.add(p, "not supported: minikubelet has no device plugins to provide the extended resource %q; remove it", name)
 	default:
-		c.add(p, "unsupported resource %q: must be cpu, memory, ephemeral-storage, hugepages-<size> or an extended resource such as example.com/device", name)
+		c.add(p, "unsupported resource %q: must be cpu, memory or ephemeral-storage", name)
 	}
+}
+
+// firstSet returns the name of the first true value.
+func firstSet(names []string, set ...bool) string {
+	for i, s := range set {
+		if s {
+			return names[i]
+		}
+	}
+	return ""
 }
 
 func (c *checker) volumeMounts(mounts []v1.VolumeMount, p *field.Path, volumes map[string]bool) {

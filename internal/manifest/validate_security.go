@@ -61,8 +61,29 @@ func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	}
 	c.seccomp(sc.SeccompProfile, p.Child("seccompProfile"))
 	c.appArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))
-	if w := sc.WindowsOptions; w != nil && w.HostProcess != nil && *w.HostProcess {
-		c.add(p.Child("windowsOptions", "hostProcess"), "not allowed: minikubelet runs Linux containers only")
+	c.linuxOnly(sc.WindowsOptions, p.Child("windowsOptions"))
+	c.seLinux(sc.SELinuxOptions, p.Child("seLinuxOptions"))
+	if sc.SELinuxChangePolicy != nil {
+		c.add(p.Child("seLinuxChangePolicy"), "%s: minikubelet sets no SELinux labels; remove the field", notYet)
+	}
+}
+
+// linuxOnly refuses windowsOptions: nothing of them applies to the Linux
+// containers minikubelet runs.
+func (c *checker) linuxOnly(w *v1.WindowsSecurityContextOptions, p *field.Path) {
+	if w == nil {
+		return
+	}
+	if w.HostProcess != nil && *w.HostProcess {
+		c.add(p.Child("hostProcess"), "not allowed: minikubelet runs Linux containers only")
+		return
+	}
+	c.add(p, "not allowed: minikubelet runs Linux containers only, so Windows options would do nothing; remove them")
+}
+
+func (c *checker) seLinux(o *v1.SELinuxOptions, p *field.Path) {
+	if o != nil {
+		c.add(p, "%s: minikubelet sets no SELinux labels; remove the field", notYet)
 	}
 }
 
@@ -118,9 +139,8 @@ func (c *checker) containerSecurity(ctr *v1.Container, p *field.Path, pod *v1.Po
 	}
 	c.seccomp(sc.SeccompProfile, p.Child("seccompProfile"))
 	c.appArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))
-	if w := sc.WindowsOptions; w != nil && w.HostProcess != nil && *w.HostProcess {
-		c.add(p.Child("windowsOptions", "hostProcess"), "not allowed: minikubelet runs Linux containers only")
-	}
+	c.linuxOnly(sc.WindowsOptions, p.Child("windowsOptions"))
+	c.seLinux(sc.SELinuxOptions, p.Child("seLinuxOptions"))
 }
 
 // id checks a uid or gid as the API server does.
@@ -153,7 +173,9 @@ func (c *checker) appArmor(ap *v1.AppArmorProfile, p *field.Path) {
 		return
 	}
 	switch ap.Type {
-	case v1.AppArmorProfileTypeRuntimeDefault, v1.AppArmorProfileTypeUnconfined:
+	case v1.AppArmorProfileTypeUnconfined:
+	case v1.AppArmorProfileTypeRuntimeDefault:
+		c.add(p.Child("type"), "%s: minikubelet loads no AppArmor profile, so RuntimeDefault would run unconfined; use Unconfined or remove the field", notYet)
 	case v1.AppArmorProfileTypeLocalhost:
 		c.add(p.Child("type"), "Localhost is not supported by minikubelet (it loads no AppArmor profiles); use RuntimeDefault or Unconfined")
 	case "":
