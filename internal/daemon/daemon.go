@@ -133,6 +133,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		KubeVersion:          strings.TrimPrefix(version.KubeletVersion, "v"),
 		Metrics:              podMetrics,
 		ParallelPulls:        cfg.MaxParallelImagePulls,
+		EvictionPeriod:       cfg.EvictionMonitoringPeriod.Duration,
 		AllowedUnsafeSysctls: cfg.AllowedUnsafeSysctls,
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,
