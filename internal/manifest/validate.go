@@ -215,6 +215,7 @@ func (c *checker) volumes(vols []v1.Volume, p *field.Path) map[string]bool {
 			c.hostPath(v.HostPath, vp.Child("hostPath"))
 		case "downwardAPI":
 			c.downwardAPIItems(v.DownwardAPI.Items, vp.Child("downwardAPI", "items"))
+			c.defaultUser(v.DownwardAPI.DefaultUser, vp.Child("downwardAPI", "defaultUser"))
 		case "projected":
 			c.projected(v.Projected, vp.Child("projected"))
 		case "configMap", "secret":
@@ -260,7 +261,16 @@ func (c *checker) hostPath(h *v1.HostPathVolumeSource, p *field.Path) {
 	}
 }
 
+// defaultUser refuses a volume's defaultUser: its files belong to root
+// (or fsGroup's group), as they always did.
+func (c *checker) defaultUser(u *int64, p *field.Path) {
+	if u != nil {
+		c.add(p, "%s: the volume's files belong to root (and fsGroup's group); remove the field", notYet)
+	}
+}
+
 func (c *checker) projected(pv *v1.ProjectedVolumeSource, p *field.Path) {
+	c.defaultUser(pv.DefaultUser, p.Child("defaultUser"))
 	for i, s := range pv.Sources {
 		sp := p.Child("sources").Index(i)
 		switch {

@@ -297,6 +297,9 @@ func (c *checker) probe(pr *v1.Probe, p *field.Path, ctr *v1.Container, kind str
 		c.handlerPort(h.TCPSocket.Port, p.Child("tcpSocket", "port"), ctr)
 	case h.GRPC != nil:
 		c.portNumber(p.Child("grpc", "port"), h.GRPC.Port)
+		if h.GRPC.Mode != nil {
+			c.add(p.Child("grpc", "mode"), "%s: grpc probes use the standard health check (grpc.health.v1.Health/Check); remove the field", notYet)
+		}
 	}
 }
 
@@ -330,8 +333,8 @@ func (c *checker) lifecycle(lc *v1.Lifecycle, p *field.Path, ctr *v1.Container) 
 			}
 		}
 	}
-	if lc.StopSignal != nil && !strings.HasPrefix(string(*lc.StopSignal), "SIG") {
-		c.add(p.Child("stopSignal"), "invalid value %q: must be a signal name such as SIGTERM", *lc.StopSignal)
+	if lc.StopSignal != nil {
+		c.add(p.Child("stopSignal"), "%s: containers stop with their image's STOPSIGNAL (else SIGTERM); set it in the image", notYet)
 	}
 }
 
@@ -341,6 +344,9 @@ func (c *checker) httpGet(g *v1.HTTPGetAction, p *field.Path, ctr *v1.Container)
 	case "", v1.URISchemeHTTP, v1.URISchemeHTTPS:
 	default:
 		c.add(p.Child("scheme"), `unsupported value %q: must be "HTTP" or "HTTPS"`, g.Scheme)
+	}
+	if g.Protocol != nil {
+		c.add(p.Child("protocol"), "%s: the HTTP protocol of probes and hooks is not selectable; remove the field", notYet)
 	}
 	for i, hdr := range g.HTTPHeaders {
 		c.addMsgs(p.Child("httpHeaders").Index(i).Child("name"), hdr.Name, validation.IsHTTPHeaderName(hdr.Name))

@@ -53,7 +53,9 @@ func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	for i, g := range sc.SupplementalGroups {
 		c.id(&g, p.Child("supplementalGroups").Index(i))
 	}
-	if pol := sc.SupplementalGroupsPolicy; pol != nil && *pol != v1.SupplementalGroupsPolicyMerge && *pol != v1.SupplementalGroupsPolicyStrict {
+	if pol := sc.SupplementalGroupsPolicy; pol != nil && *pol == v1.SupplementalGroupsPolicyStrict {
+		c.add(p.Child("supplementalGroupsPolicy"), "%s: Strict; minikubelet merges the image's groups for the user (Merge)", notYet)
+	} else if pol != nil && *pol != v1.SupplementalGroupsPolicyMerge {
 		c.add(p.Child("supplementalGroupsPolicy"), `unsupported value %q: must be "Merge" or "Strict"`, *pol)
 	}
 	if pol := sc.FSGroupChangePolicy; pol != nil && *pol != v1.FSGroupChangeOnRootMismatch && *pol != v1.FSGroupChangeAlways {
@@ -192,6 +194,9 @@ func (c *checker) emptyDir(ed *v1.EmptyDirVolumeSource, p *field.Path) {
 		c.add(p.Child("medium"), "%s is not supported by minikubelet; use \"\" (disk) or Memory", ed.Medium)
 	default:
 		c.add(p.Child("medium"), `unsupported value %q: must be "" or "Memory"`, ed.Medium)
+	}
+	if ed.Mode != nil {
+		c.add(p.Child("mode"), "%s: an emptyDir is always mode 0777 (with setgid under fsGroup), as the kubelet makes it", notYet)
 	}
 	if l := ed.SizeLimit; l != nil && l.Sign() < 0 {
 		c.add(p.Child("sizeLimit"), "must be greater than or equal to 0, got %s", l.String())
