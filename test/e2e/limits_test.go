@@ -119,13 +119,31 @@ func TestEmptyDirSizeLimitEviction(t *testing.T) {
 }
 
 // TestEphemeralStorageEviction: a container writing into its root file
-// system past its ephemeral-storage limit evicts the pod.
+// system past its ephemeral-storage limit evicts the pod, and it stays
+// evicted across a daemon restart.
 func TestEphemeralStorageEviction(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "--eviction-monitoring-period", "1s")
 	limits := "    resources:\n      limits:\n        ephemeral-storage: 1Mi\n"
 	d.writeManifest("rootfs.yaml", storagePod("rootfs", "dd if=/dev/zero of=/big bs=1M count=4; sync; exec sleep 3600", limits, ""))
-	waitEvicted(t, d, "rootfs", `Container app exceeded its local ephemeral storage limit "1Mi".`)
+	msg := `Container app exceeded its local ephemeral storage limit "1Mi".`
+	waitEvicted(t, d, "rootfs", msg)
+
+	// A restarted daemon keeps the pod evicted (the eviction is kept on
+	// the sandbox), as the manifest did not change.
+	d.stop()
+	d.start()
+	time.Sleep(3 * time.Second)
+	pod, err := d.getPod("storage", "rootfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Status.Phase != v1.PodFailed || pod.Status.Reason != "Evicted" || pod.Status.Message != msg {
+		t.Errorf("after a daemon restart: %s", summary(pod))
+	}
+	if cs := containerStatus(t, pod, "app"); cs.RestartCount != 0 || cs.State.Terminated == nil {
+		t.Errorf("after a daemon restart the container runs again: %s", summary(pod))
+	}
 }
 
 // TestRefusedUntilSupported: hostUsers: false and pod-level resources are
