@@ -74,6 +74,13 @@ type Config struct {
 	CNIBinDir  string `json:"cni-bin-dir"`
 	CNIConfDir string `json:"cni-conf-dir"`
 	PodCIDR    string `json:"pod-cidr"`
+	// PodMaxPids caps the processes and threads of each pod (pids.max of
+	// its cgroup), as the kubelet's --pod-max-pids; -1: no cap.
+	PodMaxPids int64 `json:"pod-max-pids"`
+	// EvictionMonitoringPeriod is how often pods' local storage (emptyDir
+	// sizeLimit, ephemeral-storage limits) is measured, as the kubelet's
+	// eviction manager does every 10 s.
+	EvictionMonitoringPeriod metav1.Duration `json:"eviction-monitoring-period"`
 }
 
 // Default returns the built-in configuration.
@@ -104,6 +111,8 @@ func Default() Config {
 		CNIBinDir:                   "/opt/cni/bin:/usr/lib/cni",
 		CNIConfDir:                  "/etc/cni/net.d",
 		PodCIDR:                     "10.217.0.0/16",
+		PodMaxPids:                  -1,
+		EvictionMonitoringPeriod:    metav1.Duration{Duration: 10 * time.Second},
 	}
 }
 
@@ -152,6 +161,8 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.CNIBinDir, "cni-bin-dir", c.CNIBinDir, "directories (colon-separated) searched for CNI plugins")
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "directory whose first CNI network configuration pods use (default network under <state-dir>/cni when it has none)")
 	fs.StringVar(&c.PodCIDR, "pod-cidr", c.PodCIDR, "subnet of the default pod network")
+	fs.Int64Var(&c.PodMaxPids, "pod-max-pids", c.PodMaxPids, "most processes and threads a pod may have (pids.max of its cgroup); -1: no cap")
+	fs.Var(durationValue{&c.EvictionMonitoringPeriod}, "eviction-monitoring-period", "how often pods' emptyDir and ephemeral-storage usage is measured against their limits")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
 
@@ -228,6 +239,12 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("pod-cidr: %q is not a CIDR", c.PodCIDR))
+	}
+	if c.PodMaxPids < -1 {
+		errs = append(errs, fmt.Errorf("pod-max-pids: %d is under -1 (-1: no cap)", c.PodMaxPids))
+	}
+	if c.EvictionMonitoringPeriod.Duration < time.Second {
+		errs = append(errs, fmt.Errorf("eviction-monitoring-period: %s is shorter than 1s", c.EvictionMonitoringPeriod.Duration))
 	}
 	if c.ContainerLogMaxFiles < 1 {
 		errs = append(errs, errors.New("container-log-max-files: must be at least 1"))

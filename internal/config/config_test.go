@@ -50,6 +50,8 @@ func TestStrictAndValidation(t *testing.T) {
 		{"log-format: xml\n", `log-format: "xml"`},
 		{"container-log-max-size: lots\n", "container-log-max-size"},
 		{"rescan-period: 10ms\n", "rescan-period"},
+		{"pod-max-pids: -2\n", "pod-max-pids: -2 is under -1"},
+		{"eviction-monitoring-period: 100ms\n", "eviction-monitoring-period: 100ms is shorter than 1s"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.file)
@@ -66,5 +68,18 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	if _, err := load(t, string(data)); err != nil {
 		t.Fatalf("configs/config.yaml: %v", err)
+	}
+}
+
+func TestLimitsKeys(t *testing.T) {
+	c, err := load(t, "pod-max-pids: 100\n", "--eviction-monitoring-period", "3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PodMaxPids != 100 || c.EvictionMonitoringPeriod.Duration != 3*time.Second {
+		t.Fatalf("pod-max-pids %d, eviction-monitoring-period %s", c.PodMaxPids, c.EvictionMonitoringPeriod.Duration)
+	}
+	if d := Default(); d.PodMaxPids != -1 || d.EvictionMonitoringPeriod.Duration != 10*time.Second {
+		t.Fatalf("defaults: pod-max-pids %d, eviction-monitoring-period %s", d.PodMaxPids, d.EvictionMonitoringPeriod.Duration)
 	}
 }

@@ -119,6 +119,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	sandboxes := &sandbox.Manager{
 		StateDir: cfg.StateDir, Runtime: rt, Image: cfg.SandboxImage,
 		EnsureImage: images.ensure, Logger: log.Named("sandbox"),
+		PodMaxPids: cfg.PodMaxPids,
 	}
 	// Pod network (CNI); without one pods keep a loopback-only network.
 	if nw := podNetwork(cfg, log.Named("cni")); nw != nil {
@@ -132,6 +133,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		KubeVersion:          strings.TrimPrefix(version.KubeletVersion, "v"),
 		Metrics:              podMetrics,
 		ParallelPulls:        cfg.MaxParallelImagePulls,
+		EvictionPeriod:       cfg.EvictionMonitoringPeriod.Duration,
 		AllowedUnsafeSysctls: cfg.AllowedUnsafeSysctls,
 		BackOff: lifecycle.BackOff{
 			Initial: lifecycle.DefaultInitialBackOff,

@@ -17,6 +17,10 @@ import (
 // server, so the operator learns why, not only what.
 const noAPIServer = "minikubelet has no API server"
 
+// notYet starts the message of a field minikubelet will support but does
+// not yet: refused rather than accepted and ignored.
+const notYet = "not supported yet"
+
 // checker collects issues; validation keeps going after the first one so an
 // operator can fix a manifest in one pass.
 type checker struct {
@@ -135,7 +139,43 @@ func (c *checker) spec(s *v1.PodSpec, p *field.Path) {
 		c.add(p.Child("resourceClaims"), "not allowed: resource claims are allocated through an API server; %s", noAPIServer)
 	}
 	if s.Resources != nil {
-		c.resources(s.Resources, p.Child("resources"))
+		c.add(p.Child("resources"), "%s: pod-level resources are not enforced by minikubelet; set resources on each container instead", notYet)
+	}
+	c.unsupportedPodFields(s, p)
+}
+
+// unsupportedPodFields refuses the pod fields minikubelet would otherwise
+// accept and then ignore: each says why, and what to do instead.
+func (c *checker) unsupportedPodFields(s *v1.PodSpec, p *field.Path) {
+	if s.HostUsers != nil && !*s.HostUsers {
+		c.add(p.Child("hostUsers"), "%s: user namespaces (hostUsers: false) are not implemented by minikubelet; remove the field or set it to true", notYet)
+	}
+	if len(s.SchedulingGates) > 0 {
+		c.add(p.Child("schedulingGates"), "not allowed: scheduling gates are removed through an API server and %s; the pod would never start", noAPIServer)
+	}
+	if len(s.ReadinessGates) > 0 {
+		c.add(p.Child("readinessGates"), "not allowed: readiness gate conditions are set through an API server and %s; use a readinessProbe instead", noAPIServer)
+	}
+	if s.RuntimeClassName != nil && *s.RuntimeClassName != "" {
+		c.add(p.Child("runtimeClassName"), "not supported: minikubelet runs every container with runc (%s); remove the field", "io.containerd.runc.v2")
+	}
+	if len(s.Overhead) > 0 {
+		c.add(p.Child("overhead"), "not allowed: the overhead is set by an API server from the pod's RuntimeClass and %s", noAPIServer)
+	}
+	if s.AutomountServiceAccountToken != nil && *s.AutomountServiceAccountToken {
+		c.add(p.Child("automountServiceAccountToken"), "not allowed: %s to mint service account tokens; remove the field or set it to false", noAPIServer)
+	}
+	if s.SetHostnameAsFQDN != nil && *s.SetHostnameAsFQDN {
+		c.add(p.Child("setHostnameAsFQDN"), "not supported: minikubelet has no cluster domain, so the pod's name is its only hostname; remove the field")
+	}
+	if s.HostnameOverride != nil {
+		c.add(p.Child("hostnameOverride"), "%s: use spec.hostname instead", notYet)
+	}
+	if s.SchedulingGroup != nil {
+		c.add(p.Child("schedulingGroup"), "not allowed: scheduling groups are scheduled together through an API server and %s", noAPIServer)
+	}
+	if len(s.EvictionResponders) > 0 {
+		c.add(p.Child("evictionResponders"), "not allowed: eviction responders are called through an API server and %s", noAPIServer)
 	}
 }
 
@@ -175,6 +215,7 @@ func (c *checker) volumes(vols []v1.Volume, p *field.Path) map[string]bool {
 			c.hostPath(v.HostPath, vp.Child("hostPath"))
 		case "downwardAPI":
 			c.downwardAPIItems(v.DownwardAPI.Items, vp.Child("downwardAPI", "items"))
+			c.defaultUser(v.DownwardAPI.DefaultUser, vp.Child("downwardAPI", "defaultUser"))
 		case "projected":
 			c.projected(v.Projected, vp.Child("projected"))
 		case "configMap", "secret":
@@ -220,7 +261,16 @@ func (c *checker) hostPath(h *v1.HostPathVolumeSource, p *field.Path) {
 	}
 }
 
+// defaultUser refuses a volume's defaultUser: its files belong to root
+// (or fsGroup's group), as they always did.
+func (c *checker) defaultUser(u *int64, p *field.Path) {
+	if u != nil {
+		c.add(p, "%s: the volume's files belong to root (and fsGroup's group); remove the field", notYet)
+	}
+}
+
 func (c *checker) projected(pv *v1.ProjectedVolumeSource, p *field.Path) {
+	c.defaultUser(pv.DefaultUser, p.Child("defaultUser"))
 	for i, s := range pv.Sources {
 		sp := p.Child("sources").Index(i)
 		switch {

@@ -70,6 +70,12 @@ func (c *checker) container(ctr *v1.Container, p *field.Path, spec *v1.PodSpec, 
 	}
 	c.env(ctr.Env, p.Child("env"))
 	c.resources(&ctr.Resources, p.Child("resources"))
+	if len(ctr.ResizePolicy) > 0 {
+		c.add(p.Child("resizePolicy"), "not allowed: in-place resizes are requested through an API server and %s; change the manifest to change resources", noAPIServer)
+	}
+	if ctr.Stdin || ctr.StdinOnce || ctr.TTY {
+		c.add(p.Child(firstSet([]string{"stdin", "stdinOnce", "tty"}, ctr.Stdin, ctr.StdinOnce, ctr.TTY)), "%s: minikubelet gives containers no stdin and no terminal; remove stdin, stdinOnce and tty", notYet)
+	}
 	c.volumeMounts(ctr.VolumeMounts, p.Child("volumeMounts"), volumes)
 	c.mountOptions(ctr, p.Child("volumeMounts"))
 	c.containerSecurity(ctr, p, spec)
@@ -208,12 +214,24 @@ func (c *checker) resourceName(p *field.Path, name string) {
 	switch {
 	case name == string(v1.ResourceCPU), name == string(v1.ResourceMemory), name == string(v1.ResourceEphemeralStorage):
 	case strings.HasPrefix(name, v1.ResourceHugePagesPrefix):
+		c.add(p, "%s: minikubelet does not limit huge pages (%q); remove it", notYet, name)
 	case strings.Contains(name, "/"):
-		// Extended resources (example.com/gpu) are qualified names.
-		c.addMsgs(p, name, validation.IsQualifiedName(name))
+		// Extended resources (example.com/gpu) come from device plugins,
+		// which the kubelet would also need to admit the pod.
+		c.add(p, "not supported: minikubelet has no device plugins to provide the extended resource %q; remove it", name)
 	default:
-		c.add(p, "unsupported resource %q: must be cpu, memory, ephemeral-storage, hugepages-<size> or an extended resource such as example.com/device", name)
+		c.add(p, "unsupported resource %q: must be cpu, memory or ephemeral-storage", name)
 	}
+}
+
+// firstSet returns the name of the first true value.
+func firstSet(names []string, set ...bool) string {
+	for i, s := range set {
+		if s {
+			return names[i]
+		}
+	}
+	return ""
 }
 
 func (c *checker) volumeMounts(mounts []v1.VolumeMount, p *field.Path, volumes map[string]bool) {
@@ -279,6 +297,9 @@ func (c *checker) probe(pr *v1.Probe, p *field.Path, ctr *v1.Container, kind str
 		c.handlerPort(h.TCPSocket.Port, p.Child("tcpSocket", "port"), ctr)
 	case h.GRPC != nil:
 		c.portNumber(p.Child("grpc", "port"), h.GRPC.Port)
+		if h.GRPC.Mode != nil {
+			c.add(p.Child("grpc", "mode"), "%s: grpc probes use the standard health check (grpc.health.v1.Health/Check); remove the field", notYet)
+		}
 	}
 }
 
@@ -312,8 +333,8 @@ func (c *checker) lifecycle(lc *v1.Lifecycle, p *field.Path, ctr *v1.Container) 
 			}
 		}
 	}
-	if lc.StopSignal != nil && !strings.HasPrefix(string(*lc.StopSignal), "SIG") {
-		c.add(p.Child("stopSignal"), "invalid value %q: must be a signal name such as SIGTERM", *lc.StopSignal)
+	if lc.StopSignal != nil {
+		c.add(p.Child("stopSignal"), "%s: containers stop with their image's STOPSIGNAL (else SIGTERM); set it in the image", notYet)
 	}
 }
 
@@ -323,6 +344,9 @@ func (c *checker) httpGet(g *v1.HTTPGetAction, p *field.Path, ctr *v1.Container)
 	case "", v1.URISchemeHTTP, v1.URISchemeHTTPS:
 	default:
 		c.add(p.Child("scheme"), `unsupported value %q: must be "HTTP" or "HTTPS"`, g.Scheme)
+	}
+	if g.Protocol != nil {
+		c.add(p.Child("protocol"), "%s: the HTTP protocol of probes and hooks is not selectable; remove the field", notYet)
 	}
 	for i, hdr := range g.HTTPHeaders {
 		c.addMsgs(p.Child("httpHeaders").Index(i).Child("name"), hdr.Name, validation.IsHTTPHeaderName(hdr.Name))

@@ -53,7 +53,9 @@ func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	for i, g := range sc.SupplementalGroups {
 		c.id(&g, p.Child("supplementalGroups").Index(i))
 	}
-	if pol := sc.SupplementalGroupsPolicy; pol != nil && *pol != v1.SupplementalGroupsPolicyMerge && *pol != v1.SupplementalGroupsPolicyStrict {
+	if pol := sc.SupplementalGroupsPolicy; pol != nil && *pol == v1.SupplementalGroupsPolicyStrict {
+		c.add(p.Child("supplementalGroupsPolicy"), "%s: Strict; minikubelet merges the image's groups for the user (Merge)", notYet)
+	} else if pol != nil && *pol != v1.SupplementalGroupsPolicyMerge {
 		c.add(p.Child("supplementalGroupsPolicy"), `unsupported value %q: must be "Merge" or "Strict"`, *pol)
 	}
 	if pol := sc.FSGroupChangePolicy; pol != nil && *pol != v1.FSGroupChangeOnRootMismatch && *pol != v1.FSGroupChangeAlways {
@@ -61,8 +63,29 @@ func (c *checker) podSecurity(ps *v1.PodSpec, p *field.Path) {
 	}
 	c.seccomp(sc.SeccompProfile, p.Child("seccompProfile"))
 	c.appArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))
-	if w := sc.WindowsOptions; w != nil && w.HostProcess != nil && *w.HostProcess {
-		c.add(p.Child("windowsOptions", "hostProcess"), "not allowed: minikubelet runs Linux containers only")
+	c.linuxOnly(sc.WindowsOptions, p.Child("windowsOptions"))
+	c.seLinux(sc.SELinuxOptions, p.Child("seLinuxOptions"))
+	if sc.SELinuxChangePolicy != nil {
+		c.add(p.Child("seLinuxChangePolicy"), "%s: minikubelet sets no SELinux labels; remove the field", notYet)
+	}
+}
+
+// linuxOnly refuses windowsOptions: nothing of them applies to the Linux
+// containers minikubelet runs.
+func (c *checker) linuxOnly(w *v1.WindowsSecurityContextOptions, p *field.Path) {
+	if w == nil {
+		return
+	}
+	if w.HostProcess != nil && *w.HostProcess {
+		c.add(p.Child("hostProcess"), "not allowed: minikubelet runs Linux containers only")
+		return
+	}
+	c.add(p, "not allowed: minikubelet runs Linux containers only, so Windows options would do nothing; remove them")
+}
+
+func (c *checker) seLinux(o *v1.SELinuxOptions, p *field.Path) {
+	if o != nil {
+		c.add(p, "%s: minikubelet sets no SELinux labels; remove the field", notYet)
 	}
 }
 
@@ -118,9 +141,8 @@ func (c *checker) containerSecurity(ctr *v1.Container, p *field.Path, pod *v1.Po
 	}
 	c.seccomp(sc.SeccompProfile, p.Child("seccompProfile"))
 	c.appArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))
-	if w := sc.WindowsOptions; w != nil && w.HostProcess != nil && *w.HostProcess {
-		c.add(p.Child("windowsOptions", "hostProcess"), "not allowed: minikubelet runs Linux containers only")
-	}
+	c.linuxOnly(sc.WindowsOptions, p.Child("windowsOptions"))
+	c.seLinux(sc.SELinuxOptions, p.Child("seLinuxOptions"))
 }
 
 // id checks a uid or gid as the API server does.
@@ -153,7 +175,9 @@ func (c *checker) appArmor(ap *v1.AppArmorProfile, p *field.Path) {
 		return
 	}
 	switch ap.Type {
-	case v1.AppArmorProfileTypeRuntimeDefault, v1.AppArmorProfileTypeUnconfined:
+	case v1.AppArmorProfileTypeUnconfined:
+	case v1.AppArmorProfileTypeRuntimeDefault:
+		c.add(p.Child("type"), "%s: minikubelet loads no AppArmor profile, so RuntimeDefault would run unconfined; use Unconfined or remove the field", notYet)
 	case v1.AppArmorProfileTypeLocalhost:
 		c.add(p.Child("type"), "Localhost is not supported by minikubelet (it loads no AppArmor profiles); use RuntimeDefault or Unconfined")
 	case "":
@@ -170,6 +194,9 @@ func (c *checker) emptyDir(ed *v1.EmptyDirVolumeSource, p *field.Path) {
 		c.add(p.Child("medium"), "%s is not supported by minikubelet; use \"\" (disk) or Memory", ed.Medium)
 	default:
 		c.add(p.Child("medium"), `unsupported value %q: must be "" or "Memory"`, ed.Medium)
+	}
+	if ed.Mode != nil {
+		c.add(p.Child("mode"), "%s: an emptyDir is always mode 0777 (with setgid under fsGroup), as the kubelet makes it", notYet)
 	}
 	if l := ed.SizeLimit; l != nil && l.Sign() < 0 {
 		c.add(p.Child("sizeLimit"), "must be greater than or equal to 0, got %s", l.String())

@@ -93,6 +93,13 @@ func TestValidateSecurityAndMounts(t *testing.T) {
 		}, "spec.containers[0].securityContext.seccompProfile.localhostProfile", "only be set when type is Localhost"},
 		{"appArmor Localhost", func(p *v1.Pod) { csc(p).AppArmorProfile = &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeLocalhost} },
 			"spec.containers[0].securityContext.appArmorProfile.type", "not supported"},
+		{"appArmor Unconfined", func(p *v1.Pod) { csc(p).AppArmorProfile = &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeUnconfined} }, "", ""},
+		{"appArmor RuntimeDefault", func(p *v1.Pod) {
+			csc(p).AppArmorProfile = &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeRuntimeDefault}
+		},
+			"spec.containers[0].securityContext.appArmorProfile.type", "not supported yet"},
+		{"supplementalGroupsPolicy Strict", func(p *v1.Pod) { psc(p).SupplementalGroupsPolicy = ptr(v1.SupplementalGroupsPolicyStrict) },
+			"spec.securityContext.supplementalGroupsPolicy", "not supported yet: Strict"},
 		{"windows hostProcess", func(p *v1.Pod) { psc(p).WindowsOptions = &v1.WindowsSecurityContextOptions{HostProcess: ptr(true)} },
 			"spec.securityContext.windowsOptions.hostProcess", "Linux containers only"},
 

@@ -142,9 +142,37 @@ func TestValidate(t *testing.T) {
 		{"unknown resource", func(p *v1.Pod) {
 			c0(p).Resources = v1.ResourceRequirements{Limits: v1.ResourceList{"gpu": resource.MustParse("1")}}
 		}, "spec.containers[0].resources.limits[gpu]", "unsupported resource"},
-		{"pod-level requests over limits", func(p *v1.Pod) {
-			p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"memory": resource.MustParse("1Gi")}, Requests: v1.ResourceList{"memory": resource.MustParse("2Gi")}}
-		}, "spec.resources.requests[memory]", "limit of 1Gi"},
+		{"pod-level resources", func(p *v1.Pod) {
+			p.Spec.Resources = &v1.ResourceRequirements{Limits: v1.ResourceList{"memory": resource.MustParse("1Gi")}}
+		}, "spec.resources", "not supported yet: pod-level resources"},
+		{"hugepages", func(p *v1.Pod) {
+			c0(p).Resources = v1.ResourceRequirements{Limits: v1.ResourceList{"hugepages-2Mi": resource.MustParse("4Mi")}}
+		}, "spec.containers[0].resources.limits[hugepages-2Mi]", "does not limit huge pages"},
+		{"extended resource", func(p *v1.Pod) {
+			c0(p).Resources = v1.ResourceRequirements{Limits: v1.ResourceList{"example.com/gpu": resource.MustParse("1")}}
+		}, "spec.containers[0].resources.limits[example.com/gpu]", "no device plugins"},
+		{"hostUsers false", func(p *v1.Pod) { p.Spec.HostUsers = ptr(false) }, "spec.hostUsers", "not supported yet: user namespaces"},
+		{"hostUsers true", func(p *v1.Pod) { p.Spec.HostUsers = ptr(true) }, "", ""},
+		{"scheduling gates", func(p *v1.Pod) { p.Spec.SchedulingGates = []v1.PodSchedulingGate{{Name: "x"}} }, "spec.schedulingGates", "never start"},
+		{"readiness gates", func(p *v1.Pod) { p.Spec.ReadinessGates = []v1.PodReadinessGate{{ConditionType: "x"}} }, "spec.readinessGates", "use a readinessProbe"},
+		{"runtime class", func(p *v1.Pod) { p.Spec.RuntimeClassName = ptr("kata") }, "spec.runtimeClassName", "runc"},
+		{"token automount", func(p *v1.Pod) { p.Spec.AutomountServiceAccountToken = ptr(true) }, "spec.automountServiceAccountToken", "service account tokens"},
+		{"no token automount", func(p *v1.Pod) { p.Spec.AutomountServiceAccountToken = ptr(false) }, "", ""},
+		{"fqdn hostname", func(p *v1.Pod) { p.Spec.SetHostnameAsFQDN = ptr(true) }, "spec.setHostnameAsFQDN", "no cluster domain"},
+		{"resize policy", func(p *v1.Pod) {
+			c0(p).ResizePolicy = []v1.ContainerResizePolicy{{ResourceName: "cpu", RestartPolicy: v1.NotRequired}}
+		}, "spec.containers[0].resizePolicy", "in-place resizes"},
+		{"tty", func(p *v1.Pod) { c0(p).TTY = true }, "spec.containers[0].tty", "no stdin and no terminal"},
+		{"stdin", func(p *v1.Pod) { c0(p).Stdin = true }, "spec.containers[0].stdin", "no stdin and no terminal"},
+		{"selinux", func(p *v1.Pod) {
+			c0(p).SecurityContext = &v1.SecurityContext{SELinuxOptions: &v1.SELinuxOptions{Level: "s0:c1"}}
+		}, "spec.containers[0].securityContext.seLinuxOptions", "no SELinux labels"},
+		{"windows options", func(p *v1.Pod) {
+			p.Spec.SecurityContext = &v1.PodSecurityContext{WindowsOptions: &v1.WindowsSecurityContextOptions{RunAsUserName: ptr("me")}}
+		}, "spec.securityContext.windowsOptions", "Linux containers only"},
+		{"apparmor runtime default", func(p *v1.Pod) {
+			p.Spec.SecurityContext = &v1.PodSecurityContext{AppArmorProfile: &v1.AppArmorProfile{Type: v1.AppArmorProfileTypeRuntimeDefault}}
+		}, "spec.securityContext.appArmorProfile.type", "loads no AppArmor profile"},
 
 		// env
 		{"env name", func(p *v1.Pod) { c0(p).Env = []v1.EnvVar{{Name: "1BAD", Value: "x"}} }, "spec.containers[0].env[0].name", "environment variable name"},

@@ -14,6 +14,8 @@ import (
 // containers are stopped and nothing of it starts again.
 type podFailure struct {
 	Reason, Message string
+	// Grace bounds the stop of its containers; 0: the pod's grace period.
+	Grace time.Duration
 }
 
 // SafeSysctls are the sysctls the kubelet allows every pod: namespaced,
@@ -101,7 +103,11 @@ func (w *worker) stopAll(ctx context.Context, obs observed) {
 	for name := range obs.containers {
 		names = append(names, name)
 	}
-	if err := w.stopGroup(ctx, obs, names, w.gracePeriod()); err != nil {
+	grace := w.gracePeriod()
+	if w.failed != nil && w.failed.Grace > 0 && w.failed.Grace < grace {
+		grace = w.failed.Grace
+	}
+	if err := w.stopGroup(ctx, obs, names, grace); err != nil {
 		w.log.Warn("stop the pod's containers", zap.Error(err))
 	}
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// ParallelPulls bounds image pulls at once (default 1: one at a time,
 	// so pulls do not fight over a slow link; other work goes on).
 	ParallelPulls int
+	// EvictionPeriod is how often pods' local storage is measured against
+	// their emptyDir sizeLimits and ephemeral-storage limits (default
+	// DefaultEvictionPeriod).
+	EvictionPeriod time.Duration
 }
 
 // Sandboxes is what workers need of pod sandboxes; *sandbox.Manager
@@ -114,6 +118,9 @@ func NewManager(o Options) *Manager {
 	}
 	if o.BackOff == (lifecycle.BackOff{}) {
 		o.BackOff = lifecycle.DefaultBackOff()
+	}
+	if o.EvictionPeriod <= 0 {
+		o.EvictionPeriod = DefaultEvictionPeriod
 	}
 	if o.ParallelPulls < 1 {
 		o.ParallelPulls = 1
@@ -397,6 +404,7 @@ func (m *Manager) Run(ctx context.Context) {
 	defer m.prober.Stop()
 	go func() { <-ctx.Done(); m.cancel() }()
 	go m.routeProbeResults(ctx)
+	go m.evictLoop(m.ctx)
 	resync := m.o.Clock.NewTicker(m.o.Resync)
 	defer resync.Stop()
 	for ctx.Err() == nil {

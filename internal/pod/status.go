@@ -339,11 +339,18 @@ func conditions(in statusInput, s v1.PodStatus, initDone bool, notReady []string
 		}
 		initMsg = fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(pending, " "))
 	}
-	return []v1.PodCondition{
+	conds := []v1.PodCondition{
 		condition(v1.PodReadyToStartContainers, in.sandboxOK, "", "", now),
 		condition(v1.PodInitialized, initDone, "ContainersNotInitialized", initMsg, now),
 		condition(v1.PodReady, ready, reason, msg, now),
 		condition(v1.ContainersReady, ready, reason, msg, now),
 		condition(v1.PodScheduled, true, "", "", now),
 	}
+	if in.failed != nil && in.failed.Reason == "Evicted" {
+		// As the kubelet marks the pods it evicts.
+		c := condition(v1.DisruptionTarget, true, "", "", now)
+		c.Reason, c.Message = v1.PodReasonTerminationByKubelet, in.failed.Message
+		conds = append(conds, c)
+	}
+	return conds
 }

@@ -32,6 +32,7 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	}
 	defer func() { w.report(obs, sandboxRunning(obs)) }()
 
+	w.checkEviction(ctx, obs)
 	soonest(w.checkFailure(w.startTime(obs)))
 	if w.failed != nil {
 		// Failed as a whole: stop what runs, start nothing.

@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,8 +53,11 @@ type worker struct {
 	hooking string
 	// probed are the attempts the prober watches.
 	probed map[string]bool
-	// failed ends the pod as a whole (admission or deadline).
+	// failed ends the pod as a whole (admission, deadline or eviction).
 	failed *podFailure
+	// evicting is an eviction the storage check decided, for the worker
+	// to carry out (set from the manager's eviction loop).
+	evicting atomic.Pointer[podFailure]
 	// deletedAt is set once termination starts.
 	deletedAt *metav1.Time
 	// podIP is the running sandbox's pod IP (CNI), for probes and hooks.

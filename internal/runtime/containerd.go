@@ -519,6 +519,26 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// WritableLayerUsage asks the container's snapshotter for the usage of
+// its active snapshot, which the overlayfs snapshotter measures on the
+// upper directory: what the container wrote, not its image.
+func (c *Containerd) WritableLayerUsage(ctx context.Context, id string) (int64, error) {
+	ctx = c.ctx(ctx)
+	cntr, err := c.client.LoadContainer(ctx, id)
+	if err != nil {
+		return 0, wrapNotFound(err, "container "+id)
+	}
+	info, err := cntr.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return 0, wrapNotFound(err, "container "+id)
+	}
+	u, err := c.client.SnapshotService(info.Snapshotter).Usage(ctx, info.SnapshotKey)
+	if err != nil {
+		return 0, wrapNotFound(err, "snapshot of container "+id)
+	}
+	return u.Size, nil
+}
+
 // SetLabels adds labels to a container.
 func (c *Containerd) SetLabels(ctx context.Context, id string, labels map[string]string) error {
 	ctx = c.ctx(ctx)

@@ -200,6 +200,9 @@ type Runtime interface {
 	// at MaxExecOutput) and exit code; past timeout the process is killed
 	// and reaped and the error wraps ErrExecTimeout.
 	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, int, error)
+	// WritableLayerUsage returns the bytes a container's writable layer
+	// (its snapshot's upper directory) uses on disk.
+	WritableLayerUsage(ctx context.Context, id string) (int64, error)
 	// SetLabels adds labels to a container.
 	SetLabels(ctx context.Context, id string, labels map[string]string) error
 	// Subscribe streams task exit and OOM events of the daemon's namespace

@@ -39,6 +39,9 @@ type Manager struct {
 	// with loopback only.
 	Network Network
 	Logger  *zap.Logger
+	// PodMaxPids caps the processes and threads of each pod (its cgroup's
+	// pids.max), as the kubelet's --pod-max-pids; 0 or less: no cap.
+	PodMaxPids int64
 }
 
 // Network is what sandboxes need of pod networking; *cni.Network
@@ -180,6 +183,11 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 		}
 	}
 	sb.ShareProcessNamespace = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
+	if m.PodMaxPids > 0 {
+		if err := setPodPidsMax(spec.PodCgroup(sb.PodUID, sb.QOSClass), m.PodMaxPids); err != nil {
+			return fmt.Errorf("pod pids limit: %w", err)
+		}
+	}
 	if !pod.Spec.HostNetwork {
 		sb.NetNSPath = m.NetNSPath(id)
 		if err := os.MkdirAll(filepath.Dir(sb.NetNSPath), 0o755); err != nil {

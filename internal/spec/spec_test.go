@@ -207,3 +207,23 @@ func TestResourceFieldRefEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkingDir: the container's workingDir, else the image's, else /.
+func TestWorkingDir(t *testing.T) {
+	for _, tt := range []struct{ ctr, img, want string }{
+		{"/srv", "/app", "/srv"},
+		{"", "/app", "/app"},
+		{"", "", "/"},
+	} {
+		p := testPod()
+		c := &v1.Container{Name: "c", Command: []string{"true"}, WorkingDir: tt.ctr}
+		p.Spec.Containers = []v1.Container{*c}
+		s, err := ContainerSpec(Container{ID: "id", Pod: p, Container: c, Image: ImageConfig{WorkingDir: tt.img}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Process.Cwd != tt.want {
+			t.Errorf("workingDir %q, image %q: cwd %q, want %q", tt.ctr, tt.img, s.Process.Cwd, tt.want)
+		}
+	}
+}

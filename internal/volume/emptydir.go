@@ -80,24 +80,30 @@ func memorySize(pod *v1.Pod, ed *v1.EmptyDirVolumeSource) int64 {
 }
 
 // podMemoryLimit is the memory the pod's cgroup may use: spec.resources,
-// else the sum of its containers' limits (sidecars included), at least
-// the largest init container's; 0 when a container has no limit.
+// else what its containers' limits add up to (ContainersLimit).
 func podMemoryLimit(pod *v1.Pod) int64 {
 	if r := pod.Spec.Resources; r != nil {
 		if q, ok := r.Limits[v1.ResourceMemory]; ok {
 			return q.Value()
 		}
 	}
+	return ContainersLimit(pod, v1.ResourceMemory)
+}
+
+// ContainersLimit is a pod's limit of a resource as its containers' limits
+// make it: the sum of the app containers' and sidecars', at least the
+// largest init container's; 0 when a container has no such limit.
+func ContainersLimit(pod *v1.Pod, name v1.ResourceName) int64 {
 	var sum, maxInit int64
 	for _, c := range pod.Spec.Containers {
-		q, ok := c.Resources.Limits[v1.ResourceMemory]
+		q, ok := c.Resources.Limits[name]
 		if !ok {
 			return 0
 		}
 		sum += q.Value()
 	}
 	for _, c := range pod.Spec.InitContainers {
-		q, ok := c.Resources.Limits[v1.ResourceMemory]
+		q, ok := c.Resources.Limits[name]
 		if !ok {
 			return 0
 		}

@@ -27,6 +27,8 @@ type Fake struct {
 	subs       []chan runtime.Event
 	exec       func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)
 	nextPid    uint32
+	// layers are the writable layer usages SetLayerUsage set.
+	layers map[string]int64
 	// Now is the clock the fake stamps times with.
 	Now func() time.Time
 	// StopExits makes StopContainer report this exit code (default 137 for
@@ -322,6 +324,30 @@ next:
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// SetLayerUsage sets what WritableLayerUsage reports for a container.
+func (f *Fake) SetLayerUsage(id string, bytes int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.layers == nil {
+		f.layers = map[string]int64{}
+	}
+	f.layers[id] = bytes
+}
+
+// WritableLayerUsage implements runtime.Runtime: what SetLayerUsage set,
+// else 0.
+func (f *Fake) WritableLayerUsage(_ context.Context, id string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.record("WritableLayerUsage", id); err != nil {
+		return 0, err
+	}
+	if _, ok := f.containers[id]; !ok {
+		return 0, fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
+	}
+	return f.layers[id], nil
 }
 
 // SetLabels implements runtime.Runtime.
