@@ -399,10 +399,19 @@ func (c *Containerd) recordExit(ctx context.Context, cntr client.Container, task
 	if exitedAt.IsZero() {
 		exitedAt = time.Now()
 	}
-	if _, err := cntr.SetLabels(ctx, map[string]string{
+	labels := map[string]string{
 		LabelExitCode:   strconv.FormatUint(uint64(st.ExitStatus), 10),
 		LabelFinishedAt: exitedAt.UTC().Format(time.RFC3339Nano),
-	}); err != nil {
+	}
+	// Before the task is deleted: that removes the cgroup with its count.
+	if info, err := cntr.Info(ctx, client.WithoutRefreshedMetadata); err == nil {
+		if oom, err := oomKilled(cgroupRoot, info); err != nil {
+			c.log.Warn("read the OOM kill count", zap.String("container", cntr.ID()), zap.Error(err))
+		} else if oom {
+			labels[LabelOOMKilled] = "true"
+		}
+	}
+	if _, err := cntr.SetLabels(ctx, labels); err != nil {
 		return fmt.Errorf("record exit of container %s: %w", cntr.ID(), err)
 	}
 	if _, err := task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
