@@ -122,7 +122,7 @@ var honouredFields = map[string]string{
 	"spec.containers[].restartPolicy":                               "TestSidecarRunsBesideApp",
 	"spec.containers[].volumeMounts":                                "TestVolumeMounts",
 	"spec.containers[].livenessProbe.exec.command":                  "TestLivenessFailureRestartsContainer",
-	"spec.containers[].livenessProbe.httpGet.path":                  "TestProbeURL",
+	"spec.containers[].livenessProbe.httpGet.path":                  "TestURL",
 	"spec.containers[].livenessProbe.httpGet.port":                  "TestResolvePort",
 	"spec.containers[].livenessProbe.httpGet.host":                  "TestRoute",
 	"spec.containers[].livenessProbe.httpGet.scheme":                "TestRunHTTP",
