@@ -70,7 +70,7 @@ func TestValidateHostileFiles(t *testing.T) {
 	bomb := filepath.Join(dir, "bomb.yaml")
 	flood := filepath.Join(dir, "flood.yaml")
 	dev := filepath.Join(dir, "dev.yaml")
-	if err := os.WriteFile(bomb, manifesttest.AliasBomb("bomb", 1<<20, 5000), 0o644); err != nil {
+	if err := os.WriteFile(bomb, manifesttest.AliasBomb("bomb", 256<<10, 5000), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(flood, manifesttest.DocumentFlood(10_000_000), 0o644); err != nil {

@@ -102,7 +102,7 @@ func TestParseDocumentTooBig(t *testing.T) {
 	if n > 16<<20 {
 		t.Errorf("allocated %d MiB, want at most 16 MiB", n>>20)
 	}
-	if len(pods) != 1 || len(problems) != 1 || problems[0].Doc != 1 || !strings.Contains(problems[0].Reason, "over the 1536 KiB limit for one document") {
+	if len(pods) != 1 || len(problems) != 1 || problems[0].Doc != 1 || !strings.Contains(problems[0].Reason, "over the 512 KiB limit for one document") {
 		t.Errorf("pods %v problems %v", pods, problems)
 	}
 }

@@ -22,12 +22,12 @@ import (
 // whole on every rescan would be one too.
 const MaxFileSize = 10 << 20
 
-// MaxDocumentSize is the largest document parsed, in bytes (1.5 MiB, the
-// most etcd lets an API server store for one object, so no bigger Pod
-// runs on a cluster either). The parser's tree of a document is some
-// hundred times the document's size when it is dense (`[0,0,0,...]`):
-// bounding each document, not only the file, bounds that.
-const MaxDocumentSize = 3 << 19
+// MaxDocumentSize is the largest document parsed, in bytes (512 KiB). A
+// Pod manifest is a few KiB; this leaves room for long embedded scripts.
+// The YAML parser builds a tree of the whole document first, which is
+// about 130 times the document's size when it is dense (`[0,0,0,...]`):
+// bounding each document, not only the file, bounds that to some 64 MiB.
+const MaxDocumentSize = 512 << 10
 
 // LoadFile reads one manifest file and parses it with ParseFile. A file that
 // cannot be read, is not a regular file (after symlinks) or is larger than
@@ -61,11 +61,14 @@ func readManifest(f *os.File, st os.FileInfo) ([]byte, error) {
 	if st.Size() > MaxFileSize {
 		return nil, tooBig(st.Size())
 	}
-	// The limit also guards a file that grows between Stat and Read.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	// Sized from the stat, so a big file is read into one buffer rather
+	// than through io.ReadAll's doublings. The limit also guards a file
+	// that grows between Stat and Read.
+	buf := bytes.NewBuffer(make([]byte, 0, st.Size()+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("cannot read file: %w", pathErrorCause(err))
 	}
+	data := buf.Bytes()
 	if len(data) > MaxFileSize {
 		return nil, tooBig(int64(len(data)))
 	}
@@ -174,7 +177,7 @@ func ParseFile(path string, data []byte, nodeName string) ([]Pod, []Problem) {
 	for i, d := range docs {
 		if len(d.data) > MaxDocumentSize {
 			problems.add(Problem{File: path, Doc: i, Reason: fmt.Sprintf(
-				"document is %d bytes, over the %d KiB limit for one document (the most an API server stores for one object)",
+				"document is %d bytes, over the %d KiB limit for one document",
 				len(d.data), MaxDocumentSize>>10)})
 			continue
 		}

@@ -25,10 +25,10 @@ func TestBenchHostileManifests(t *testing.T) {
 	t.Logf("BENCH hostile manifests: idle daemon RSS %.1f MB, peak since start %.1f MB",
 		float64(statusField(pid, "VmRSS:"))/1024, float64(statusField(pid, "VmHWM:"))/1024)
 
-	// Seven documents of 1.4 MB of `[0,0,...]`: each under the 1.5 MiB
+	// Twenty documents of 500 KB of `[0,0,...]`: each under the 512 KiB
 	// document limit, and the densest YAML there is.
 	dense := func() []byte {
-		return []byte(strings.Repeat("---\nx: [0"+strings.Repeat(",0", 700_000)+"]\n", 7))
+		return []byte(strings.Repeat("---\nx: [0"+strings.Repeat(",0", 250_000)+"]\n", 20))
 	}
 	files := append(hostileManifests[:len(hostileManifests):len(hostileManifests)], hostileFile{"dense.yaml", "", dense})
 	for _, h := range files {

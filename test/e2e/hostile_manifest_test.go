@@ -22,8 +22,11 @@ type hostileFile struct {
 // hostileManifests are files that once took the daemon down or wiped its
 // events (review findings #1 and #4).
 var hostileManifests = []hostileFile{
-	// 1 MiB scalar, 5000 aliases: 5 GiB of JSON from a 1 MiB file.
-	{"bomb.yaml", "the file's documents expand to more than 20 MiB of JSON", func() []byte { return manifesttest.AliasBomb("bomb", 1<<20, 5000) }},
+	// 256 KiB scalar, 5000 aliases: 1.3 GB of JSON from a 280 KB file.
+	{"bomb.yaml", "the file's documents expand to more than 20 MiB of JSON", func() []byte { return manifesttest.AliasBomb("bomb", 256<<10, 5000) }},
+	// The review's repro: 1 MiB scalar, 5000 aliases, 5 GiB of JSON; it
+	// is over the document size limit before anything else.
+	{"bomb-1m.yaml", "document is 1063", func() []byte { return manifesttest.AliasBomb("bomb", 1<<20, 5000) }},
 	// 10 MB of "---\na: 1\n": 1.1 million documents.
 	{"flood.yaml", "more than 1000 documents in one file", func() []byte { return manifesttest.DocumentFlood(10_000_000) }},
 	// 1000 documents with two problems each: 20 and a summary.
