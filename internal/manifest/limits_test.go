@@ -57,8 +57,12 @@ func TestParseAliasBombBoundedMemory(t *testing.T) {
 			if n > tc.limit {
 				t.Errorf("parsing allocated %d MiB, want at most %d MiB", n>>20, tc.limit>>20)
 			}
-			if len(problems) == 0 || problems[len(problems)-1].File != "/m/bomb.yaml" {
-				t.Fatalf("want a problem naming the file, got %v", problems)
+			if len(problems) == 0 {
+				t.Fatal("no problem")
+			}
+			last := problems[len(problems)-1]
+			if last.File != "/m/bomb.yaml" || !strings.Contains(last.Reason, "expand to more than 20 MiB of JSON") {
+				t.Fatalf("want a problem naming the file and the limit, got %v", problems)
 			}
 		})
 	}

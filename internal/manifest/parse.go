@@ -183,9 +183,13 @@ func ParseFile(path string, data []byte, nodeName string) ([]Pod, []Problem) {
 		}
 		pod, canonical, issues := decodePod(d, &budget)
 		if budget < 0 {
+			unread := "this document was not read"
+			if rest := len(docs) - i - 1; rest > 0 {
+				unread = fmt.Sprintf("this document and the %d after it were not read", rest)
+			}
 			problems.add(Problem{File: path, Doc: i, Reason: fmt.Sprintf(
-				"the file's documents expand to more than %d MiB of JSON, the limit for one file (YAML aliases count at every use); this document and the %d after it were not read",
-				MaxExpandedSize>>20, len(docs)-i-1)})
+				"the file's documents expand to more than %d MiB of JSON, the limit for one file (YAML aliases count at every use); %s",
+				MaxExpandedSize>>20, unread)})
 			break
 		}
 		if pod == nil && len(issues) == 0 {
