@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/minikubelet/minikubelet/internal/manifest/manifesttest"
 )
 
 func TestSocketPrecedence(t *testing.T) {
@@ -55,5 +58,51 @@ func TestGetWithoutDaemonSaysWhy(t *testing.T) {
 	}
 	if err := Get(context.Background(), GetOptions{Output: "xml"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "allowed formats") {
 		t.Fatalf("bad -o: %v", err)
+	}
+}
+
+// TestValidateHostileFiles checks that `minikubelet validate` has the
+// daemon's bounds: an alias bomb and a document flood each give one line
+// naming the file, quickly and in little memory, and a device is not
+// opened.
+func TestValidateHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	bomb := filepath.Join(dir, "bomb.yaml")
+	flood := filepath.Join(dir, "flood.yaml")
+	dev := filepath.Join(dir, "dev.yaml")
+	if err := os.WriteFile(bomb, manifesttest.AliasBomb("bomb", 256<<10, 5000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(flood, manifesttest.DocumentFlood(10_000_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", dev); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ok := Validate([]string{bomb, flood, dev}, "node", &out, &errOut)
+	runtime.ReadMemStats(&after)
+	if ok {
+		t.Fatal("hostile files accepted")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Errorf("validate allocated %d MiB, want at most 64 MiB", n>>20)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+	want := []string{
+		bomb + ": the file's documents expand to more than 20 MiB of JSON",
+		flood + ": more than 1000 documents in one file",
+		dev + ": not a regular file (a character device); it was not opened",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("want %d lines, got:\n%s", len(want), errOut.String())
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d = %q, want prefix %q", i+1, lines[i], w)
+		}
 	}
 }

@@ -221,12 +221,16 @@ func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *sta
 	if u.Listed {
 		pods.Sync(ctx, desired)
 	}
-	for _, p := range u.NewProblems {
-		msg := p.Error()
-		log.Warn("rejected manifest", zap.String("file", p.File), zap.String("problem", msg))
+	// One event per file, however many problems it has (at most
+	// manifest.MaxProblemsPerFile and a summary), so that a broken file
+	// cannot push the pods' events out of the ring.
+	for _, s := range manifest.Summarize(u.NewProblems) {
+		for _, p := range s.Problems {
+			log.Warn("rejected manifest", zap.String("file", p.File), zap.String("problem", p.Error()))
+		}
 		// A rejected document may have no usable name, so the event is
-		// about the node; its message names the file and the reason.
-		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", msg)
+		// about the node; its message names the file and the reasons.
+		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", s.Message)
 	}
 }
 

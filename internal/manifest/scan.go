@@ -51,6 +51,11 @@ func Ignored(name string) bool {
 // err is set only when the directory itself cannot be read; it wraps the
 // os error, so errors.Is(err, fs.ErrNotExist) tells a missing directory.
 func Scan(dir, nodeName string) (pods []Pod, problems []Problem, err error) {
+	return scan(dir, nodeName, nil)
+}
+
+// scan is Scan, parsing through cache when it is not nil.
+func scan(dir, nodeName string, cache *parseCache) (pods []Pod, problems []Problem, err error) {
 	entries, err := os.ReadDir(dir) // sorted by file name
 	if err != nil {
 		return nil, nil, fmt.Errorf("read manifest directory: %w", err)
@@ -60,7 +65,7 @@ func Scan(dir, nodeName string) (pods []Pod, problems []Problem, err error) {
 		if Ignored(e.Name()) {
 			continue
 		}
-		filePods, fileProblems := LoadFile(filepath.Join(dir, e.Name()), nodeName)
+		filePods, fileProblems := loadFile(filepath.Join(dir, e.Name()), nodeName, cache)
 		problems = append(problems, fileProblems...)
 		for _, p := range filePods {
 			key := p.Key()
@@ -72,6 +77,7 @@ func Scan(dir, nodeName string) (pods []Pod, problems []Problem, err error) {
 			pods = append(pods, p)
 		}
 	}
+	cache.endScan()
 	return pods, problems, nil
 }
 

@@ -99,6 +99,7 @@ type runState struct {
 	lastKey  string            // its fingerprint, see key
 	lastErr  string            // the last directory error logged
 	listed   bool              // the directory was read successfully once
+	cache    *parseCache       // the parses of the last scan
 }
 
 // Run blocks until ctx is done. It sends an Update at once, then after every
@@ -127,7 +128,7 @@ type runState struct {
 // Sends block until the receiver takes the Update or ctx is done; Run
 // does not close out.
 func (s *Source) Run(ctx context.Context, out chan<- Update) {
-	st := &runState{}
+	st := &runState{cache: newParseCache()}
 	var (
 		events <-chan fsnotify.Event
 		errs   <-chan error
@@ -281,7 +282,7 @@ func (s *Source) sync(ctx context.Context, out chan<- Update, st *runState) bool
 		}
 	}
 
-	pods, problems, err := Scan(s.o.Dir, s.o.NodeName)
+	pods, problems, err := scan(s.o.Dir, s.o.NodeName, st.cache)
 	errText := ""
 	if err != nil {
 		// Missing or unreadable alike: only a successful read may remove

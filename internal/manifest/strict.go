@@ -49,7 +49,7 @@ func walkSchema(v any, t reflect.Type, path *field.Path, out *[]issue) {
 		// path their error lacks.
 		raw, _ := json.Marshal(v)
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
-			*out = append(*out, issue{path.String(), fmt.Sprintf("invalid value %s: %v", raw, err)})
+			*out = append(*out, issue{path.String(), fmt.Sprintf("invalid value %s: %v", excerpt(string(raw)), err)})
 		}
 		return
 	}
@@ -149,7 +149,7 @@ func describeJSON(v any) string {
 	case nil:
 		return "null"
 	case string:
-		return "string " + strconv.Quote(x)
+		return "string " + strconv.Quote(excerpt(x))
 	case json.Number:
 		return "number " + x.String()
 	case bool:

@@ -1,9 +1,11 @@
 package status
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,19 +14,56 @@ import (
 // Component is the source.component of every event the daemon records.
 const Component = "minikubelet"
 
-// eventRing keeps the newest events; a repeat of the newest matching event
-// (same object, type, reason and message) bumps its count instead of taking
-// a slot, as the API server's event correlator does.
+// MaxEventMessage is the longest event message kept, in bytes (1 KiB, the
+// API server's limit for an event's note); a longer one is cut and ends
+// with "…".
+const MaxEventMessage = 1024
+
+// eventRing keeps the newest events; a repeat of a kept event (same
+// object, type, reason and message) bumps its count and makes it the
+// newest instead of taking a slot, as the API server's event correlator
+// does. Every operation is O(1): a list in age order and an index by
+// eventKey, so a flood of events costs each insert the same.
 type eventRing struct {
-	max    int
-	events []*v1.Event
+	max   int
+	order *list.List // of *v1.Event, oldest first
+	index map[eventKey]*list.Element
+}
+
+// eventKey is what makes two events the same event.
+type eventKey struct {
+	obj                     v1.ObjectReference
+	eventType, reason, text string
 }
 
 func newEventRing(max int) *eventRing {
 	if max <= 0 {
 		max = 1000
 	}
-	return &eventRing{max: max}
+	return &eventRing{max: max, order: list.New(), index: map[eventKey]*list.Element{}}
+}
+
+// repeat bumps the event under k if there is one.
+func (r *eventRing) repeat(k eventKey, now metav1.Time) bool {
+	el, ok := r.index[k]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*v1.Event)
+	e.Count++
+	e.LastTimestamp = now
+	// The newest now, so the ring drops the stalest first.
+	r.order.MoveToBack(el)
+	return true
+}
+
+// add appends a new event under k and drops the oldest past max.
+func (r *eventRing) add(k eventKey, e *v1.Event) {
+	r.index[k] = r.order.PushBack(e)
+	for r.order.Len() > r.max {
+		old := r.order.Remove(r.order.Front()).(*v1.Event)
+		delete(r.index, eventKey{old.InvolvedObject, old.Type, old.Reason, old.Message})
+	}
 }
 
 // Recorder records events about one object. It is what components get, so
@@ -43,20 +82,15 @@ func (s *Store) SetHost(host string) {
 	s.host = host
 }
 
-// Event implements Recorder.
+// Event implements Recorder. A message over MaxEventMessage is cut.
 func (s *Store) Event(obj v1.ObjectReference, eventType, reason, message string) {
+	message = cutMessage(message)
 	now := metav1.NewTime(s.clock.Now())
+	k := eventKey{obj, eventType, reason, message}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := len(s.events.events) - 1; i >= 0; i-- {
-		e := s.events.events[i]
-		if e.InvolvedObject == obj && e.Type == eventType && e.Reason == reason && e.Message == message {
-			e.Count++
-			e.LastTimestamp = now
-			// Move it to the end so the ring drops the stalest first.
-			s.events.events = append(append(s.events.events[:i:i], s.events.events[i+1:]...), e)
-			return
-		}
+	if s.events.repeat(k, now) {
+		return
 	}
 	name := obj.Name
 	if name == "" {
@@ -66,7 +100,7 @@ func (s *Store) Event(obj v1.ObjectReference, eventType, reason, message string)
 	if ns == "" {
 		ns = "default"
 	}
-	e := &v1.Event{
+	s.events.add(k, &v1.Event{
 		TypeMeta: metav1.TypeMeta{Kind: "Event", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:              fmt.Sprintf("%s.%s", name, randomSuffix()),
@@ -83,11 +117,16 @@ func (s *Store) Event(obj v1.ObjectReference, eventType, reason, message string)
 		Type:                eventType,
 		ReportingController: Component,
 		ReportingInstance:   s.host,
+	})
+}
+
+// cutMessage cuts m to MaxEventMessage bytes, dropping a rune the cut
+// splits.
+func cutMessage(m string) string {
+	if len(m) <= MaxEventMessage {
+		return m
 	}
-	s.events.events = append(s.events.events, e)
-	if over := len(s.events.events) - s.events.max; over > 0 {
-		s.events.events = append(s.events.events[:0:0], s.events.events[over:]...)
-	}
+	return strings.ToValidUTF8(m[:MaxEventMessage-len("…")], "") + "…"
 }
 
 // Events returns the events about objects in namespace (all when empty)
@@ -96,7 +135,8 @@ func (s *Store) Events(namespace, name string) []v1.Event {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []v1.Event
-	for _, e := range s.events.events {
+	for el := s.events.order.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*v1.Event)
 		if namespace != "" && e.InvolvedObject.Namespace != namespace {
 			continue
 		}

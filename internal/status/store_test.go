@@ -2,8 +2,11 @@ package status
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -79,5 +82,53 @@ func TestEventsAggregateAndStayBounded(t *testing.T) {
 	}
 	if other := s.Events("default", "other"); len(other) != 0 {
 		t.Fatalf("filter by name: %d", len(other))
+	}
+}
+
+// TestEventInsertCostIsFlat checks that recording an event into a full
+// ring costs the same whatever the ring's size: a flood of events once
+// copied the whole ring on every insert (review finding #4), blocking
+// every status write for seconds.
+func TestEventInsertCostIsFlat(t *testing.T) {
+	const size = 10_000
+	clk := clocktesting.NewFakeClock(time.Now())
+	s := NewStore(clk, size)
+	ref := v1.ObjectReference{Kind: "Node", Name: "n"}
+	for i := 0; i < size; i++ {
+		s.Event(ref, v1.EventTypeWarning, "InvalidManifest", fmt.Sprintf("m%d", i))
+	}
+	var before, after runtime.MemStats
+	const inserts = 1000
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < inserts; i++ {
+		s.Event(ref, v1.EventTypeWarning, "InvalidManifest", fmt.Sprintf("new%d", i))
+		// A repeat of the oldest event moves it to the newest end.
+		s.Event(ref, v1.EventTypeWarning, "InvalidManifest", fmt.Sprintf("m%d", size-1))
+	}
+	runtime.ReadMemStats(&after)
+	// An event is about 1 KiB; a copy of the ring's pointers alone would
+	// be 80 KB.
+	if per := (after.TotalAlloc - before.TotalAlloc) / inserts; per > 8<<10 {
+		t.Errorf("%d bytes allocated per insert into a ring of %d, want at most 8 KiB", per, size)
+	}
+	evs := s.Events("", "")
+	if len(evs) != size || evs[size-1].Message != fmt.Sprintf("m%d", size-1) || evs[size-1].Count != inserts+1 || evs[size-2].Message != fmt.Sprintf("new%d", inserts-1) {
+		t.Fatalf("ring order wrong: %d events, last %q (count %d), before it %q", len(evs), evs[size-1].Message, evs[size-1].Count, evs[size-2].Message)
+	}
+}
+
+func TestEventMessageCut(t *testing.T) {
+	s := NewStore(clocktesting.NewFakeClock(time.Now()), 10)
+	ref := v1.ObjectReference{Kind: "Node", Name: "n"}
+	long := strings.Repeat("é", MaxEventMessage)
+	s.Event(ref, v1.EventTypeWarning, "InvalidManifest", long)
+	s.Event(ref, v1.EventTypeWarning, "InvalidManifest", long)
+	evs := s.Events("", "")
+	if len(evs) != 1 || evs[0].Count != 2 {
+		t.Fatalf("a cut message does not aggregate: %d events", len(evs))
+	}
+	if m := evs[0].Message; len(m) > MaxEventMessage || !utf8.ValidString(m) || !strings.HasSuffix(m, "…") {
+		t.Errorf("message of %d bytes, valid UTF-8 %v: %q…", len(m), utf8.ValidString(m), m[:20])
 	}
 }
