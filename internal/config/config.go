@@ -74,6 +74,12 @@ type Config struct {
 	CNIBinDir  string `json:"cni-bin-dir"`
 	CNIConfDir string `json:"cni-conf-dir"`
 	PodCIDR    string `json:"pod-cidr"`
+	// MaxImageImportSize caps one image archive (socket or archive
+	// directory): its bytes, its bytes decompressed, and the sizes of its
+	// files added up.
+	MaxImageImportSize string `json:"max-image-import-size"`
+	// MaxLogFollowers caps the log follows (logs -f) served at once.
+	MaxLogFollowers int `json:"max-log-followers"`
 }
 
 // Default returns the built-in configuration.
@@ -104,6 +110,8 @@ func Default() Config {
 		CNIBinDir:                   "/opt/cni/bin:/usr/lib/cni",
 		CNIConfDir:                  "/etc/cni/net.d",
 		PodCIDR:                     "10.217.0.0/16",
+		MaxImageImportSize:          "4Gi",
+		MaxLogFollowers:             100,
 	}
 }
 
@@ -152,6 +160,8 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.CNIBinDir, "cni-bin-dir", c.CNIBinDir, "directories (colon-separated) searched for CNI plugins")
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", c.CNIConfDir, "directory whose first CNI network configuration pods use (default network under <state-dir>/cni when it has none)")
 	fs.StringVar(&c.PodCIDR, "pod-cidr", c.PodCIDR, "subnet of the default pod network")
+	fs.StringVar(&c.MaxImageImportSize, "max-image-import-size", c.MaxImageImportSize, "largest image archive imported (as sent, decompressed, and its files added up)")
+	fs.IntVar(&c.MaxLogFollowers, "max-log-followers", c.MaxLogFollowers, "log follows (logs -f) served at once; more get 429")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
 
@@ -232,6 +242,12 @@ func (c *Config) Validate() error {
 	if c.ContainerLogMaxFiles < 1 {
 		errs = append(errs, errors.New("container-log-max-files: must be at least 1"))
 	}
+	if _, err := c.ImageImportMaxSize(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxLogFollowers < 1 {
+		errs = append(errs, fmt.Errorf("max-log-followers: %d is under 1", c.MaxLogFollowers))
+	}
 	return errors.Join(errs...)
 }
 
@@ -243,6 +259,18 @@ func (c *Config) LogMaxSize() (int64, error) {
 	}
 	if q.Value() < 1024 {
 		return 0, fmt.Errorf("container-log-max-size: %q is under 1Ki", c.ContainerLogMaxSize)
+	}
+	return q.Value(), nil
+}
+
+// ImageImportMaxSize parses max-image-import-size.
+func (c *Config) ImageImportMaxSize() (int64, error) {
+	q, err := resource.ParseQuantity(c.MaxImageImportSize)
+	if err != nil {
+		return 0, fmt.Errorf("max-image-import-size: %q: %w", c.MaxImageImportSize, err)
+	}
+	if q.Value() < 1<<20 {
+		return 0, fmt.Errorf("max-image-import-size: %q is under 1Mi", c.MaxImageImportSize)
 	}
 	return q.Value(), nil
 }
