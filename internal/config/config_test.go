@@ -50,6 +50,9 @@ func TestStrictAndValidation(t *testing.T) {
 		{"log-format: xml\n", `log-format: "xml"`},
 		{"container-log-max-size: lots\n", "container-log-max-size"},
 		{"rescan-period: 10ms\n", "rescan-period"},
+		{"max-image-import-size: huge\n", `max-image-import-size: "huge"`},
+		{"max-image-import-size: 1Ki\n", `max-image-import-size: "1Ki" is under 1Mi`},
+		{"max-log-followers: 0\n", "max-log-followers: 0 is under 1"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.file)

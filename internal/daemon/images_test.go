@@ -3,10 +3,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/minikubelet/minikubelet/internal/api"
+	"github.com/minikubelet/minikubelet/internal/status"
 )
 
 // TestImportSlot: one import at a time; the socket's next import is busy
@@ -31,4 +38,34 @@ func TestImportSlot(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	again()
+}
+
+// TestImportRefusesNamesInUse: an import may move a name nothing uses,
+// but not one a pod or the sandbox uses; the refusal names the image and
+// its users and is a Conflict.
+func TestImportRefusesNamesInUse(t *testing.T) {
+	store := status.NewStore(clocktesting.NewFakePassiveClock(time.Now()), 10)
+	for _, name := range []string{"web", "web2"} {
+		store.SetPod(&v1.Pod{
+			ObjectMeta: metav1.ObjectMeta{UID: types.UID("u-" + name), Name: name, Namespace: "default"},
+			Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "c", Image: "nginx:1.27"}}},
+		})
+	}
+	b := &backend{store: store, sandboxImage: "localhost/minikubelet/pause:v1"}
+	repoint := b.importOptions().Runtime.Repoint
+	for _, tt := range []struct {
+		ref, want string
+	}{
+		{"docker.io/library/busybox:1", ""},
+		{"docker.io/library/nginx:1.27", "image docker.io/library/nginx:1.27 is in use by default/web, default/web2; the archive would move it from sha256:a to sha256:b"},
+		{"localhost/minikubelet/pause:v1", "is in use by sandbox"},
+	} {
+		err := repoint(tt.ref, "sha256:a", "sha256:b")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tt.ref, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, api.ErrConflict)):
+			t.Errorf("%s: %v, want a Conflict with %q", tt.ref, err, tt.want)
+		}
+	}
 }
