@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -273,5 +274,50 @@ func TestImportRefusesNameInUse(t *testing.T) {
 	})
 	if got := p.Status.ContainerStatuses[0].ImageID; got != before {
 		t.Errorf("after the refused import the container runs %s, want %s", got, before)
+	}
+}
+
+// TestImportStalledClient: a client that starts an import and stalls holds
+// the one import slot only until the read deadline (30 s) cuts it off
+// with a 408; meanwhile another import gets a 429 at once, and afterwards
+// imports work again (no slot, lock or ingest left behind).
+func TestImportStalledClient(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t)
+	archive := d.writeBusyboxImage("localhost/stall/spare:1", ocibuild.Config{Cmd: []string{"sh"}})
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := fmt.Sprintf("POST /images HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(data))
+	if _, err := conn.Write(append([]byte(head), data[:len(data)/2]...)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// The stalled import has the slot once the daemon read its head.
+	d.waitFor(10*time.Second, "the second import to be refused as busy", func() (bool, string) {
+		_, stderr, code := d.cli("images", "import", archive)
+		if code == 0 {
+			t.Fatalf("an import ran beside the stalled one")
+		}
+		return strings.Contains(stderr, "another image import is in progress"), stderr
+	})
+	conn.SetReadDeadline(time.Now().Add(90 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the stalled import: %v", err)
+	}
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusRequestTimeout || took > 60*time.Second {
+		t.Errorf("stalled import: HTTP %d after %v, want 408 after about 30s", resp.StatusCode, took)
+	}
+	if out := d.mustCLI("images", "import", archive); !strings.Contains(out, "imported localhost/stall/spare:1") {
+		t.Errorf("import after the stalled one:\n%s", out)
 	}
 }
