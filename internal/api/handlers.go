@@ -12,16 +12,40 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// handlers holds what the routes need; it has no state of its own.
+// handlers holds what the routes need and the limits on long requests.
 type handlers struct {
 	backend Backend
 	metrics http.Handler
 	logger  *zap.Logger
+
+	// followers holds a token per log follow being served.
+	followers    chan struct{}
+	maxImport    int64
+	readTimeout  time.Duration
+	writeTimeout time.Duration
 }
 
-// routes returns the API's handler: every route answers GET (and HEAD), any
-// other method on a known path is a 405 Status, any other path a 404 Status,
-// and a panicking handler becomes a 500 Status.
+func newHandlers(o ServerOptions, logger *zap.Logger) *handlers {
+	h := &handlers{backend: o.Backend, metrics: o.Metrics, logger: logger,
+		maxImport: o.MaxImageImportSize, readTimeout: o.ReadTimeout, writeTimeout: o.WriteTimeout}
+	n := o.MaxLogFollowers
+	if n <= 0 {
+		n = DefaultMaxLogFollowers
+	}
+	h.followers = make(chan struct{}, n)
+	if h.readTimeout <= 0 {
+		h.readTimeout = defaultReadTimeout
+	}
+	if h.writeTimeout <= 0 {
+		h.writeTimeout = defaultWriteTimeout
+	}
+	return h
+}
+
+// routes returns the API's handler: a request beyond its caller's role is
+// a 403 Status (authorize), every route answers GET (and HEAD) unless it
+// says otherwise, any other method on a known path is a 405 Status, any
+// other path a 404 Status, and a panicking handler becomes a 500 Status.
 func (h *handlers) routes() http.Handler {
 	mux := http.NewServeMux()
 	route := func(path string, fn http.HandlerFunc) {
@@ -37,11 +61,11 @@ func (h *handlers) routes() http.Handler {
 	route("/events", h.events)
 	route("/metrics", h.serveMetrics)
 	h.imageRoutes(mux)
-	pprofRoutes(mux)
+	h.pprofRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the server could not find the requested resource: %s", r.URL.Path)
 	})
-	return h.recoverer(cleanPaths(mux))
+	return h.recoverer(cleanPaths(authorize(mux)))
 }
 
 // cleanPaths refuses paths with dot segments or doubled slashes instead of

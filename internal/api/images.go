@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -36,7 +37,9 @@ type ImageList struct {
 type ImageBackend interface {
 	ListImages(ctx context.Context) ([]Image, error)
 	// ImportImages imports an image archive (OCI or docker save, maybe
-	// gzip'd or zstd'd) and returns what it held.
+	// gzip'd or zstd'd) and returns what it held. Errors wrap ErrBusy
+	// (another import runs), ErrTooLarge (over the size cap), ErrConflict
+	// (a name in use would move) or ErrBadRequest (a bad archive).
 	ImportImages(ctx context.Context, r io.Reader) ([]Image, error)
 	// RemoveImage removes an image; ErrConflict while in use, ErrNotFound
 	// when unknown.
@@ -60,11 +63,32 @@ func (h *handlers) imageRoutes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, ImageList{Kind: "ImageList", Items: imgs})
 	})
 	mux.HandleFunc("POST /images", func(w http.ResponseWriter, r *http.Request) {
+		if h.maxImport > 0 && r.ContentLength > h.maxImport {
+			// Closed after the answer: net/http would otherwise read
+			// (up to 256 KiB of) the refused body before answering.
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, "import image archive: %d bytes is over the limit of %d bytes (max-image-import-size)", r.ContentLength, h.maxImport)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), imageImportTimeout)
 		defer cancel()
-		imgs, err := ib.ImportImages(ctx, r.Body)
+		// The context does not interrupt a read of the body: the read
+		// deadline does, so a client that stalls is cut off (and the
+		// import's lease and slot let go) within readTimeout.
+		body := &deadlineReader{r: r.Body, rc: http.NewResponseController(w), timeout: h.readTimeout}
+		imgs, err := ib.ImportImages(ctx, body)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "import image archive: %v", err)
+			code := codeForError(err)
+			if code == http.StatusInternalServerError {
+				code = http.StatusBadRequest // most likely the archive
+			}
+			// The rest of the body is not wanted, nor waited for.
+			w.Header().Set("Connection", "close")
+			if body.timedOut {
+				code = http.StatusRequestTimeout
+				err = fmt.Errorf("no data from the client for %s: %w", h.readTimeout, err)
+			}
+			writeError(w, code, "import image archive: %v", err)
 			return
 		}
 		writeJSON(w, http.StatusOK, ImageList{Kind: "ImageList", Items: imgs})
@@ -79,6 +103,28 @@ func (h *handlers) imageRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("/images", methodNotAllowed)
 	mux.HandleFunc("/images/{ref...}", methodNotAllowed)
+}
+
+// deadlineReader renews the connection's read deadline before each read of
+// a request body, so the body may take as long as it needs as long as it
+// keeps coming.
+type deadlineReader struct {
+	r        io.Reader
+	rc       *http.ResponseController
+	timeout  time.Duration
+	timedOut bool
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	// ErrNotSupported: a writer with no connection (tests); no deadline.
+	if err := d.rc.SetReadDeadline(time.Now().Add(d.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	n, err := d.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		d.timedOut = true
+	}
+	return n, err
 }
 
 // ListImages returns the daemon's images.

@@ -129,18 +129,32 @@ func (h *handlers) containerLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if lq.opts.Follow {
+		// A token per follow: past the cap, a clear 429 instead of
+		// another open file polled every 100 ms.
+		select {
+		case h.followers <- struct{}{}:
+			defer func() { <-h.followers }()
+		default:
+			writeError(w, http.StatusTooManyRequests, "too many log follows at once (%d): try again when one ends, or read without follow", cap(h.followers))
+			return
+		}
+	}
+
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return // a HEAD with follow would otherwise stream to nowhere
 	}
-	var out io.Writer = w
+	// Every write gets a deadline: a client that stops reading is cut
+	// off instead of pinning its goroutine, buffers and the log file.
+	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: h.writeTimeout}
 	if lq.opts.Follow {
-		fw := &flushWriter{w: w, rc: http.NewResponseController(w)}
 		// Headers go out now so the client knows the stream is open.
-		fw.Flush()
-		out = fw
+		if err := out.Flush(); err != nil {
+			return
+		}
 	}
 	err = containerlog.Read(r.Context(), path, lq.opts, out, exited)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -149,14 +163,37 @@ func (h *handlers) containerLogs(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// flushWriter gives containerlog.Read a Flush to call whenever it has
-// caught up with the file, so followed lines reach the client at once.
-type flushWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
+// deadlineWriter sets a write deadline before each write and flush of a
+// streamed response, and gives containerlog.Read a Flush to call whenever
+// it has caught up with the file, so followed lines reach the client at
+// once.
+type deadlineWriter struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
 }
 
-func (f *flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.renew(); err != nil {
+		return 0, err
+	}
+	return d.w.Write(p)
+}
 
 // Flush sends the buffered response to the client.
-func (f *flushWriter) Flush() error { return f.rc.Flush() }
+func (d *deadlineWriter) Flush() error {
+	if err := d.renew(); err != nil {
+		return err
+	}
+	return d.rc.Flush()
+}
+
+// renew sets the next write deadline; a writer with no connection (tests)
+// has none.
+func (d *deadlineWriter) renew() error {
+	err := d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	if errors.Is(err, http.ErrNotSupported) {
+		return nil
+	}
+	return err
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -17,28 +18,6 @@ type peer struct {
 	uid, gid uint32
 	groups   []uint32 // supplementary groups, when they could be read
 	pid      int32
-}
-
-// allowedPeer is the socket's rule on top of its file mode: root, the
-// daemon's own user, or a member of the socket's group (primary or
-// supplementary). Checking the kernel's peer credentials too means a
-// socket file whose mode was loosened by mistake still lets nobody else in.
-func allowedPeer(p peer, selfUID uint32, gid int) bool {
-	if p.uid == 0 || p.uid == selfUID {
-		return true
-	}
-	if gid < 0 {
-		return false
-	}
-	if p.gid == uint32(gid) {
-		return true
-	}
-	for _, g := range p.groups {
-		if g == uint32(gid) {
-			return true
-		}
-	}
-	return false
 }
 
 // peerOf reads SO_PEERCRED of a unix connection, and the peer's
@@ -92,12 +71,19 @@ func procGroups(pid int32) []uint32 {
 }
 
 // peerCheckListener drops connections from peers the socket is not for,
-// before a single byte is read from them.
+// before a single byte is read from them, and hands on the others with
+// their caller (peer and role) attached.
 type peerCheckListener struct {
 	net.Listener
 	gid    int
 	self   uint32
 	logger *zap.Logger
+}
+
+// callerConn is an accepted connection and who is on its other end.
+type callerConn struct {
+	net.Conn
+	caller caller
 }
 
 func (l *peerCheckListener) Accept() (net.Conn, error) {
@@ -107,11 +93,20 @@ func (l *peerCheckListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		p, err := peerOf(c)
-		if err == nil && allowedPeer(p, l.self, l.gid) {
-			return c, nil
+		if r := roleOf(p, l.self, l.gid); err == nil && r > roleNone {
+			return &callerConn{Conn: c, caller: caller{peer: p, role: r}}, nil
 		}
 		l.logger.Warn("refused a connection from a peer outside the socket's group",
 			zap.Uint32("uid", p.uid), zap.Uint32("gid", p.gid), zap.Int32("pid", p.pid), zap.Error(err))
 		c.Close()
 	}
+}
+
+// connContext puts a connection's caller into the context of each of its
+// requests (http.Server.ConnContext).
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if cc, ok := c.(*callerConn); ok {
+		return withCaller(ctx, cc.caller)
+	}
+	return ctx
 }

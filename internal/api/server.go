@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -52,21 +53,43 @@ type ServerOptions struct {
 	Metrics http.Handler
 	// Logger receives request errors and recovered panics; nil discards.
 	Logger *zap.Logger
+
+	// MaxLogFollowers caps the log follows (follow=true) served at once;
+	// past it a follow gets a 429 Status (0: DefaultMaxLogFollowers).
+	MaxLogFollowers int
+	// MaxImageImportSize refuses an image import whose Content-Length is
+	// larger (413) before a byte of it is read; the backend caps the
+	// stream itself. 0: no early check.
+	MaxImageImportSize int64
+	// ReadTimeout is how long a request body (an image import) may go
+	// without sending a byte before the connection is cut (0: 30 s).
+	ReadTimeout time.Duration
+	// WriteTimeout is how long one write of a streamed response (logs,
+	// profiles) may take before the connection is cut: a client that
+	// stops reading (0: 30 s).
+	WriteTimeout time.Duration
 }
+
+// DefaultMaxLogFollowers is ServerOptions.MaxLogFollowers' default.
+const DefaultMaxLogFollowers = 100
 
 const (
 	// maxSocketPath is the size of sun_path minus its terminating NUL.
 	maxSocketPath = 107
 	// readHeaderTimeout bounds how long a client may take to send its
-	// request; responses have no timeout because log follows are long-lived.
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
+	// request headers. Bodies and responses have no overall timeout (an
+	// import may be large, a log follow lasts): ReadTimeout and
+	// WriteTimeout bound each read and write instead.
+	readHeaderTimeout   = 10 * time.Second
+	idleTimeout         = 2 * time.Minute
+	defaultReadTimeout  = 30 * time.Second
+	defaultWriteTimeout = 30 * time.Second
 )
 
 // Server serves the API on a unix socket.
 type Server struct {
 	socket string
-	info   os.FileInfo // the socket file this server created
+	info   fileID // the socket file this server created
 	ln     net.Listener
 	srv    *http.Server
 	logger *zap.Logger
@@ -115,12 +138,13 @@ func NewServer(o ServerOptions) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{socket: o.Socket, info: info, ln: ln, logger: logger, cancel: cancel}
-	h := &handlers{backend: o.Backend, metrics: o.Metrics, logger: logger}
+	h := newHandlers(o, logger)
 	s.srv = &http.Server{
 		Handler:           h.routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       connContext,
 		ErrorLog:          errorLog,
 	}
 	return s, nil
@@ -146,66 +170,120 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closeOnce.Do(func() {
 		s.ln.Close()
-		if fi, statErr := os.Lstat(s.socket); statErr == nil && os.SameFile(fi, s.info) {
+		if s.info.sameFile(s.socket) {
 			os.Remove(s.socket)
 		}
 	})
 	return err
 }
 
-// listenSocket listens on path with mode 0660 and owner root:group. It
-// binds a temporary name in the same directory, sets the permissions, then
-// renames it into place, so there is no moment when the socket is open to
-// more than it should be, and a stale socket is replaced atomically.
-func listenSocket(path, group string) (net.Listener, os.FileInfo, error) {
+// listenSocket listens on path with mode 0660 and owner root:group. The
+// socket is bound in a new private directory (0700, created next to path
+// so the rename stays on one filesystem), its mode and owner are set
+// through that directory's file descriptor, and it is then renamed into
+// place: there is no moment when the socket is open to more than it should
+// be, a stale socket is replaced atomically, and nothing is done by a path
+// another user could swap for a link (a socket directory writable by
+// others cannot make the daemon chmod or chown another file).
+//
+// fchmod and fchown on the listener's own fd would not do: they change the
+// socket's inode in sockfs, not the file bind created, whose mode is what
+// connect checks.
+func listenSocket(path, group string) (net.Listener, fileID, error) {
 	if len(path) > maxSocketPath {
-		return nil, nil, fmt.Errorf("socket path %s is too long (%d bytes, at most %d)", path, len(path), maxSocketPath)
+		return nil, fileID{}, fmt.Errorf("socket path %s is too long (%d bytes, at most %d)", path, len(path), maxSocketPath)
 	}
 	gid, err := lookupGroup(group)
 	if err != nil {
-		return nil, nil, err
+		return nil, fileID{}, err
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create socket directory: %w", err)
+		return nil, fileID{}, fmt.Errorf("create socket directory: %w", err)
 	}
 	if err := checkStale(path); err != nil {
-		return nil, nil, err
+		return nil, fileID{}, err
 	}
 
-	tmp := filepath.Join(dir, "."+strconv.Itoa(os.Getpid())+".sock")
-	if len(tmp) > maxSocketPath {
-		tmp = path // no room for a temporary name: bind in place
-	}
-	os.Remove(tmp)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	private, err := os.MkdirTemp(dir, ".minikubelet-sock-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %s: %w", path, err)
+		return nil, fileID{}, fmt.Errorf("create socket %s: %w", path, err)
+	}
+	// The directory goes (by its name; if that was swapped, only the
+	// swapped-in entry goes) whatever happens: the socket leaves it by
+	// rename.
+	defer os.Remove(private)
+	dfd, err := openPrivateDir(private)
+	if err != nil {
+		return nil, fileID{}, fmt.Errorf("create socket %s: %w", path, err)
+	}
+	defer unix.Close(dfd)
+	const name = "s"
+	// Bound through the descriptor, so the socket is made in this very
+	// directory even if its name now leads elsewhere.
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: fmt.Sprintf("/proc/self/fd/%d/%s", dfd, name), Net: "unix"})
+	if err != nil {
+		return nil, fileID{}, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	// The file is ours to remove, under its final name.
 	ln.SetUnlinkOnClose(false)
-	fail := func(err error) (net.Listener, os.FileInfo, error) {
+	fail := func(err error) (net.Listener, fileID, error) {
 		ln.Close()
-		os.Remove(tmp)
-		return nil, nil, err
+		unix.Unlinkat(dfd, name, 0)
+		return nil, fileID{}, err
 	}
-	if err := os.Chmod(tmp, 0o660); err != nil {
+	afterBind(private)
+	// Only root can make entries in the private directory, so name is
+	// the socket just bound.
+	if err := unix.Fchmodat(dfd, name, 0o660, 0); err != nil {
 		return fail(fmt.Errorf("chmod socket %s: %w", path, err))
 	}
-	if err := chownSocket(tmp, gid); err != nil {
+	if err := chownSocket(dfd, name, gid); err != nil {
 		return fail(fmt.Errorf("chown socket %s: %w", path, err))
 	}
-	if tmp != path {
-		if err := os.Rename(tmp, path); err != nil {
-			return fail(fmt.Errorf("rename socket into place at %s: %w", path, err))
-		}
-		tmp = path
-	}
-	info, err := os.Lstat(path)
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fail(fmt.Errorf("stat socket %s: %w", path, err))
 	}
-	return ln, info, nil
+	if err := unix.Renameat(dfd, name, unix.AT_FDCWD, path); err != nil {
+		return fail(fmt.Errorf("rename socket into place at %s: %w", path, err))
+	}
+	return ln, fileID{dev: st.Dev, ino: st.Ino}, nil
+}
+
+// afterBind is called with the private directory once the socket is bound
+// in it, before its permissions are set; tests swap the directory there.
+var afterBind = func(string) {}
+
+// openPrivateDir opens the directory MkdirTemp just made and checks that
+// it is still that: a directory (not a link) owned by this user with mode
+// 0700, which no other user can create or fill.
+func openPrivateDir(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Uid != uint32(os.Geteuid()) || st.Mode&0o777 != 0o700 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is not the private directory just created (owner %d, mode %o)", path, st.Uid, st.Mode&0o777)
+	}
+	return fd, nil
+}
+
+// fileID identifies a file by device and inode, which a rename keeps: the
+// socket this server created, so Shutdown can tell it from a file that
+// replaced it.
+type fileID struct{ dev, ino uint64 }
+
+// sameFile reports whether path (not followed) is the file id names.
+func (id fileID) sameFile(path string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil && st.Dev == id.dev && st.Ino == id.ino
 }
 
 // checkStale returns nil when path is absent or a socket nobody accepts on
@@ -257,8 +335,9 @@ func lookupGroup(group string) (int, error) {
 }
 
 // chownSocket makes root the owner when running as root; otherwise only the
-// group can change (to one the user belongs to).
-func chownSocket(path string, gid int) error {
+// group can change (to one the user belongs to). name is in dirfd and is
+// not followed if it is a link.
+func chownSocket(dirfd int, name string, gid int) error {
 	uid := -1
 	if os.Geteuid() == 0 {
 		uid = 0
@@ -266,5 +345,5 @@ func chownSocket(path string, gid int) error {
 	if uid == -1 && gid == -1 {
 		return nil
 	}
-	return os.Chown(path, uid, gid)
+	return unix.Fchownat(dirfd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 }

@@ -19,6 +19,15 @@ var ErrNotFound = errors.New("not found")
 // %w; the server answers 400.
 var ErrBadRequest = errors.New("bad request")
 
+// ErrTooLarge marks a request body (or what it unpacks to) over a limit;
+// the server answers 413.
+var ErrTooLarge = errors.New("too large")
+
+// ErrBusy marks a request refused because as many of its kind as allowed
+// are running already (an image import, log followers); the server
+// answers 429 and the client may try again later.
+var ErrBusy = errors.New("busy")
+
 // StatusError is a Status the server answered with, as the client returns
 // it. errors.Is(err, ErrNotFound) holds for a 404.
 type StatusError struct {
@@ -60,12 +69,20 @@ func reasonForCode(code int) metav1.StatusReason {
 	switch code {
 	case http.StatusBadRequest:
 		return metav1.StatusReasonBadRequest
+	case http.StatusForbidden:
+		return metav1.StatusReasonForbidden
 	case http.StatusNotFound:
 		return metav1.StatusReasonNotFound
 	case http.StatusMethodNotAllowed:
 		return metav1.StatusReasonMethodNotAllowed
+	case http.StatusRequestTimeout:
+		return metav1.StatusReasonTimeout
 	case http.StatusConflict:
 		return metav1.StatusReasonConflict
+	case http.StatusRequestEntityTooLarge:
+		return metav1.StatusReasonRequestEntityTooLarge
+	case http.StatusTooManyRequests:
+		return metav1.StatusReasonTooManyRequests
 	case http.StatusServiceUnavailable:
 		return metav1.StatusReasonServiceUnavailable
 	case http.StatusInternalServerError:
@@ -92,6 +109,10 @@ func codeForError(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrBusy):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

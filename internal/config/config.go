@@ -81,6 +81,12 @@ type Config struct {
 	// sizeLimit, ephemeral-storage limits) is measured, as the kubelet's
 	// eviction manager does every 10 s.
 	EvictionMonitoringPeriod metav1.Duration `json:"eviction-monitoring-period"`
+	// MaxImageImportSize caps one image archive (socket or archive
+	// directory): its bytes, its bytes decompressed, and the sizes of its
+	// files added up.
+	MaxImageImportSize string `json:"max-image-import-size"`
+	// MaxLogFollowers caps the log follows (logs -f) served at once.
+	MaxLogFollowers int `json:"max-log-followers"`
 }
 
 // Default returns the built-in configuration.
@@ -113,6 +119,8 @@ func Default() Config {
 		PodCIDR:                     "10.217.0.0/16",
 		PodMaxPids:                  -1,
 		EvictionMonitoringPeriod:    metav1.Duration{Duration: 10 * time.Second},
+		MaxImageImportSize:          "4Gi",
+		MaxLogFollowers:             100,
 	}
 }
 
@@ -163,6 +171,8 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.PodCIDR, "pod-cidr", c.PodCIDR, "subnet of the default pod network")
 	fs.Int64Var(&c.PodMaxPids, "pod-max-pids", c.PodMaxPids, "most processes and threads a pod may have (pids.max of its cgroup); -1: no cap")
 	fs.Var(durationValue{&c.EvictionMonitoringPeriod}, "eviction-monitoring-period", "how often pods' emptyDir and ephemeral-storage usage is measured against their limits")
+	fs.StringVar(&c.MaxImageImportSize, "max-image-import-size", c.MaxImageImportSize, "largest image archive imported (as sent, decompressed, and its files added up)")
+	fs.IntVar(&c.MaxLogFollowers, "max-log-followers", c.MaxLogFollowers, "log follows (logs -f) served at once; more get 429")
 	fs.BoolVar(&c.EmbeddedContainerd, "embedded-containerd", c.EmbeddedContainerd, "start a containerd of our own when none answers at --containerd-address")
 }
 
@@ -249,6 +259,12 @@ func (c *Config) Validate() error {
 	if c.ContainerLogMaxFiles < 1 {
 		errs = append(errs, errors.New("container-log-max-files: must be at least 1"))
 	}
+	if _, err := c.ImageImportMaxSize(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxLogFollowers < 1 {
+		errs = append(errs, fmt.Errorf("max-log-followers: %d is under 1", c.MaxLogFollowers))
+	}
 	return errors.Join(errs...)
 }
 
@@ -260,6 +276,18 @@ func (c *Config) LogMaxSize() (int64, error) {
 	}
 	if q.Value() < 1024 {
 		return 0, fmt.Errorf("container-log-max-size: %q is under 1Ki", c.ContainerLogMaxSize)
+	}
+	return q.Value(), nil
+}
+
+// ImageImportMaxSize parses max-image-import-size.
+func (c *Config) ImageImportMaxSize() (int64, error) {
+	q, err := resource.ParseQuantity(c.MaxImageImportSize)
+	if err != nil {
+		return 0, fmt.Errorf("max-image-import-size: %q: %w", c.MaxImageImportSize, err)
+	}
+	if q.Value() < 1<<20 {
+		return 0, fmt.Errorf("max-image-import-size: %q is under 1Mi", c.MaxImageImportSize)
 	}
 	return q.Value(), nil
 }

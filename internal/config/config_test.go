@@ -52,6 +52,9 @@ func TestStrictAndValidation(t *testing.T) {
 		{"rescan-period: 10ms\n", "rescan-period"},
 		{"pod-max-pids: -2\n", "pod-max-pids: -2 is under -1"},
 		{"eviction-monitoring-period: 100ms\n", "eviction-monitoring-period: 100ms is shorter than 1s"},
+		{"max-image-import-size: huge\n", `max-image-import-size: "huge"`},
+		{"max-image-import-size: 1Ki\n", `max-image-import-size: "1Ki" is under 1Mi`},
+		{"max-log-followers: 0\n", "max-log-followers: 0 is under 1"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.file)

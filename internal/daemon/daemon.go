@@ -48,11 +48,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	// ready while containerd is missing — so an operator is never left
 	// guessing.
 	podMetrics := pod.NewMetrics()
-	b := &backend{store: store, sandboxImage: cfg.SandboxImage}
+	maxImport, _ := cfg.ImageImportMaxSize()
+	b := &backend{store: store, sandboxImage: cfg.SandboxImage, maxImport: maxImport, imports: make(chan struct{}, 1)}
 	b.setWaiting("starting")
 	srv, err := api.NewServer(api.ServerOptions{
 		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
 		Metrics: metricsHandler(store, b.runtimeHealthy, podMetrics.Collectors()...), Logger: log,
+		MaxLogFollowers: cfg.MaxLogFollowers, MaxImageImportSize: maxImport,
 	})
 	if err != nil {
 		return err
@@ -157,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	archives := imagedir.New(imagedir.Options{
 		Dir: cfg.ImageArchives(), Clock: clk, Logger: log.Named("image-archives"),
 		Import: func(ctx context.Context, path string) ([]runtime.Image, error) {
-			return imagedir.ImportFile(ctx, rt, path)
+			return b.importFile(ctx, rt, path)
 		},
 	})
 	go archives.Run(runCtx)
@@ -279,6 +281,11 @@ func hostIP() string {
 type backend struct {
 	store        *status.Store
 	sandboxImage string
+	// maxImport caps an image archive (max-image-import-size).
+	maxImport int64
+	// imports holds the one import slot: imports from the socket and the
+	// archive directory run one at a time.
+	imports chan struct{}
 
 	mu      sync.Mutex
 	waiting string // why not serving; "" once ready

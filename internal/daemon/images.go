@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 
@@ -75,13 +76,73 @@ func (b *backend) ListImages(ctx context.Context) ([]api.Image, error) {
 	return out, nil
 }
 
-// ImportImages implements api.ImageBackend.
+// importOptions bound every import (socket and archive directory alike)
+// and refuse to move a name in use: the next start of a container of
+// that pod, or every new sandbox, would run whatever the archive holds
+// under that name.
+func (b *backend) importOptions() imagedir.ImportOptions {
+	return imagedir.ImportOptions{
+		MaxSize: b.maxImport,
+		Runtime: runtime.ImportOptions{Repoint: func(ref, from, to string) error {
+			u := b.users()[ref]
+			if len(u) == 0 {
+				return nil
+			}
+			sort.Strings(u)
+			return fmt.Errorf("image %s is in use by %s; the archive would move it from %s to %s: "+
+				"import it under another name (and change the pods), or remove the pods using it first: %w",
+				ref, strings.Join(u, ", "), from, to, api.ErrConflict)
+		}},
+	}
+}
+
+// importSlot takes the one import slot, waiting with ctx (the archive
+// directory's imports); wait false returns ErrBusy at once when it is
+// taken (the socket's: a waiting request would hold its connection and
+// unread body, unseen, for as long as the import before it takes).
+func (b *backend) importSlot(ctx context.Context, wait bool) (release func(), err error) {
+	if !wait {
+		select {
+		case b.imports <- struct{}{}:
+			return func() { <-b.imports }, nil
+		default:
+			return nil, fmt.Errorf("another image import is in progress; try again when it is done: %w", api.ErrBusy)
+		}
+	}
+	select {
+	case b.imports <- struct{}{}:
+		return func() { <-b.imports }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// importStream imports an archive sent to the socket in the import slot,
+// or returns ErrBusy when it is taken.
+func (b *backend) importStream(ctx context.Context, rt runtime.Runtime, r io.Reader) ([]runtime.Image, error) {
+	release, err := b.importSlot(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	imgs, err := imagedir.Import(ctx, rt, r, b.importOptions())
+	switch {
+	case errors.Is(err, imagedir.ErrTooLarge):
+		err = fmt.Errorf("%w: %w", err, api.ErrTooLarge)
+	case errors.Is(err, runtime.ErrDigestMismatch):
+		err = fmt.Errorf("%w: %w", err, api.ErrBadRequest)
+	}
+	return imgs, err
+}
+
+// ImportImages implements api.ImageBackend: one import at a time, the
+// next gets ErrBusy.
 func (b *backend) ImportImages(ctx context.Context, r io.Reader) ([]api.Image, error) {
 	rt, err := b.runtimeOrErr()
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := imagedir.Import(ctx, rt, r)
+	imgs, err := b.importStream(ctx, rt, r)
 	if err != nil {
 		return nil, err
 	}
@@ -113,4 +174,15 @@ func (b *backend) RemoveImage(ctx context.Context, ref string) error {
 		return err
 	}
 	return nil
+}
+
+// importFile imports an archive of the archive directory, waiting for the
+// import slot.
+func (b *backend) importFile(ctx context.Context, rt runtime.Runtime, path string) ([]runtime.Image, error) {
+	release, err := b.importSlot(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return imagedir.ImportFile(ctx, rt, path, b.importOptions())
 }

@@ -82,7 +82,7 @@ func (s *sandboxImage) ensure(ctx context.Context) error {
 		pw.CloseWithError(err) // nil: the import reads EOF
 		built <- err
 	}()
-	_, importErr := s.rt.ImportImage(ctx, pr)
+	_, importErr := s.rt.ImportImage(ctx, pr, runtime.ImportOptions{})
 	// An import that stops reading early must not leave the writer
 	// blocked on the pipe.
 	pr.CloseWithError(errImportEnded)

@@ -54,7 +54,7 @@ type importingRuntime struct {
 	importCtx context.Context
 }
 
-func (r *importingRuntime) ImportImage(ctx context.Context, rd io.Reader) ([]runtime.Image, error) {
+func (r *importingRuntime) ImportImage(ctx context.Context, rd io.Reader, _ runtime.ImportOptions) ([]runtime.Image, error) {
 	r.importCtx = ctx
 	return nil, r.importFn(rd)
 }

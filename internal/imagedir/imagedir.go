@@ -5,7 +5,9 @@
 package imagedir
 
 import (
+	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -184,14 +186,28 @@ func (w *Watcher) importFile(ctx context.Context, path string, st fileState) {
 	log.Info("imported image archive", zap.Strings("images", refs), zap.Duration("took", w.o.Clock.Since(start)))
 }
 
+// ImportOptions bound and guard one import.
+type ImportOptions struct {
+	// MaxSize caps the archive's bytes as read, its bytes once
+	// decompressed, and the sum of the sizes of the files in its tar (a
+	// sparse file takes little room in a tar and its full size in the
+	// content store). 0: no cap.
+	MaxSize int64
+	// Runtime guards the names the import may move.
+	Runtime runtime.ImportOptions
+}
+
+// ErrTooLarge is returned (wrapped) for an archive over ImportOptions.MaxSize.
+var ErrTooLarge = errors.New("image archive too large")
+
 // ImportFile opens an archive and imports it with rt.
-func ImportFile(ctx context.Context, rt runtime.Runtime, path string) ([]runtime.Image, error) {
+func ImportFile(ctx context.Context, rt runtime.Runtime, path string, o ImportOptions) ([]runtime.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	imgs, err := Import(ctx, rt, f)
+	imgs, err := Import(ctx, rt, f, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
@@ -199,12 +215,124 @@ func ImportFile(ctx context.Context, rt runtime.Runtime, path string) ([]runtime
 }
 
 // Import imports an archive stream, plain or gzip/zstd-compressed
-// (containerd's importer itself reads a plain tar).
-func Import(ctx context.Context, rt runtime.Runtime, r io.Reader) ([]runtime.Image, error) {
+// (containerd's importer itself reads a plain tar), within o's bounds.
+func Import(ctx context.Context, rt runtime.Runtime, r io.Reader, o ImportOptions) ([]runtime.Image, error) {
+	if o.MaxSize > 0 {
+		r = &capReader{r: r, left: o.MaxSize, what: "the archive"}
+	}
 	dr, err := compression.DecompressStream(r)
 	if err != nil {
 		return nil, err
 	}
 	defer dr.Close()
-	return rt.ImportImage(ctx, dr)
+	var tr io.Reader = dr
+	if o.MaxSize > 0 {
+		tc := newTarCheck(&capReader{r: dr, left: o.MaxSize, what: "the decompressed archive"}, o.MaxSize)
+		defer tc.Close()
+		tr = tc
+	}
+	return rt.ImportImage(ctx, tr, o.Runtime)
+}
+
+// capReader fails a read that would go past left bytes.
+type capReader struct {
+	r    io.Reader
+	left int64
+	what string
+	max  int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.max == 0 {
+		c.max = c.left
+	}
+	if c.left <= 0 {
+		// One byte more tells a stream of exactly the cap from a longer one.
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n == 0 {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("%s is over the limit of %d bytes (max-image-import-size): %w", c.what, c.max, ErrTooLarge)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// tarCheck passes a tar stream through unchanged while a second reader
+// walks its headers, failing the stream once the files' sizes add up to
+// more than max. It looks only at headers and skips the data, so holes in
+// sparse files cost it nothing and the sum stops it at the first header
+// over the limit.
+type tarCheck struct {
+	src  io.Reader
+	pw   *io.PipeWriter
+	done chan error
+	err  error
+}
+
+func newTarCheck(src io.Reader, max int64) *tarCheck {
+	pr, pw := io.Pipe()
+	t := &tarCheck{src: src, pw: pw, done: make(chan error, 1)}
+	go func() {
+		err := sumTar(pr, max)
+		// Whatever stopped the walk also stops the stream's writer.
+		pr.CloseWithError(err)
+		t.done <- err
+	}()
+	return t
+}
+
+// sumTar reads a tar's headers until the end, and then the stream's rest.
+func sumTar(r io.Reader, limit int64) error {
+	tr := tar.NewReader(r)
+	var sum int64
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}
+		if err != nil {
+			// A broken tar is the importer's to report; stop checking.
+			_, err = io.Copy(io.Discard, r)
+			return err
+		}
+		sum += max(hdr.Size, 0)
+		if sum > limit {
+			return fmt.Errorf("the files in the archive add up to more than the limit of %d bytes (max-image-import-size; %s alone is %d): %w", limit, hdr.Name, hdr.Size, ErrTooLarge)
+		}
+	}
+}
+
+func (t *tarCheck) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	n, err := t.src.Read(p)
+	if n > 0 {
+		if _, werr := t.pw.Write(p[:n]); werr != nil {
+			t.err = werr
+			return 0, werr
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		t.pw.Close()
+		if cerr := <-t.done; cerr != nil {
+			t.err = cerr
+			return n, cerr
+		}
+		t.err = io.EOF
+	} else if err != nil {
+		t.err = err
+	}
+	return n, err
+}
+
+// Close ends the checker's walk (the import may stop reading early).
+func (t *tarCheck) Close() {
+	t.pw.CloseWithError(errors.New("import ended"))
 }

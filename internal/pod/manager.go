@@ -550,19 +550,9 @@ func (m *Manager) ContainerLog(ctx context.Context, namespace, podName, containe
 	if c == nil {
 		return "", nil, fmt.Errorf("container %q in pod %q is %w", container, podName, ErrWaiting)
 	}
-	id := c.ID
-	exited := func() bool {
-		p, ok := m.o.Store.Pod(w.pod.UID)
-		if !ok {
-			return true
-		}
-		for _, s := range append(append([]v1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-			if s.ContainerID == "containerd://"+id {
-				return s.State.Running == nil
-			}
-		}
-		return true
-	}
+	// Asked by a log follower every poll: a look-up, not a pod copy.
+	uid, cid := w.pod.UID, "containerd://"+c.ID
+	exited := func() bool { return !m.o.Store.ContainerRunning(uid, cid) }
 	return c.Labels[runtime.LabelLogPath], exited, nil
 }
 

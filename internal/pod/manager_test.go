@@ -51,7 +51,11 @@ func (f *fakeSandboxes) Run(ctx context.Context, p *v1.Pod, id string, attempt i
 	labels := sandbox.PodLabels(p)
 	labels[runtime.LabelKind] = runtime.KindSandbox
 	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
-	if err := f.rt.CreateContainer(ctx, runtime.CreateRequest{ID: id, Image: "pause", Labels: labels}); err != nil {
+	img, err := f.rt.GetImage(ctx, "pause")
+	if err != nil {
+		return err
+	}
+	if err := f.rt.CreateContainer(ctx, runtime.CreateRequest{ID: id, Image: img, Labels: labels}); err != nil {
 		return err
 	}
 	return f.rt.StartContainer(ctx, id)

@@ -119,7 +119,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	if img.Config.StopSignal != "" {
 		labels[labelStopSignal] = img.Config.StopSignal
 	}
-	req := runtime.CreateRequest{ID: id, Image: c.Image, Spec: s, Labels: labels}
+	req := runtime.CreateRequest{ID: id, Image: img, Spec: s, Labels: labels}
 	if w.m.o.LoggerExe != "" {
 		uri, err := containerlog.BinaryURI(w.m.o.LoggerExe, containerlog.LoggerSpec{Path: logPath, MaxSize: w.m.o.LogMaxSize, MaxFiles: w.m.o.LogMaxFiles})
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net/url"
 	"strconv"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	apievents "github.com/containerd/containerd/api/events"
 	"github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/containerd/v2/defaults"
@@ -159,7 +159,7 @@ func (c *Containerd) describeImage(ctx context.Context, img client.Image) (*Imag
 		return nil, fmt.Errorf("read config of image %s: %w", img.Name(), err)
 	}
 	size, _ := img.Size(ctx)
-	out := &Image{Ref: img.Name(), ID: repoDigest(img.Name(), img.Target().Digest.String()), Size: size}
+	out := &Image{Ref: img.Name(), ID: repoDigest(img.Name(), img.Target().Digest.String()), Target: img.Target(), Size: size}
 	out.Config = ImageConfig{
 		Entrypoint: spec.Config.Entrypoint,
 		Cmd:        spec.Config.Cmd,
@@ -209,36 +209,14 @@ func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) 
 	return c.describeImage(ctx, img)
 }
 
-// ImportImage imports an image archive and unpacks every image in it.
-func (c *Containerd) ImportImage(ctx context.Context, r io.Reader) ([]Image, error) {
-	// Ends with the import, for the same reason as in PullImage.
-	ctx, cancel := context.WithCancel(c.ctx(ctx))
-	defer cancel()
-	imgs, err := c.client.Import(ctx, r)
-	if err != nil {
-		return nil, fmt.Errorf("import image archive: %w", err)
-	}
-	var out []Image
-	for _, i := range imgs {
-		d, err := c.describeImage(ctx, client.NewImage(c.client, i))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, *d)
-	}
-	return out, nil
-}
-
-// CreateContainer creates the container with a snapshot of its image.
+// CreateContainer creates the container with a snapshot of its image: the
+// one the request names by target, as the caller resolved it, not whatever
+// the name points at now (an import may have moved it since).
 func (c *Containerd) CreateContainer(ctx context.Context, req CreateRequest) error {
 	ctx = c.ctx(ctx)
-	full, err := NormalizeImageRef(req.Image)
+	img, err := c.resolved(req.Image)
 	if err != nil {
-		return err
-	}
-	img, err := c.client.GetImage(ctx, full)
-	if err != nil {
-		return wrapNotFound(err, "image "+full)
+		return fmt.Errorf("create container %s: %w", req.ID, err)
 	}
 	labels := make(map[string]string, len(req.Labels)+2)
 	for k, v := range req.Labels {
@@ -264,6 +242,17 @@ func (c *Containerd) CreateContainer(ctx context.Context, req CreateRequest) err
 		return fmt.Errorf("create container %s: %w", req.ID, err)
 	}
 	return nil
+}
+
+// resolved is the containerd image for an Image that GetImage, PullImage
+// or ImportImage returned: its name and the target it had then. Content
+// and snapshots are by digest, so this is that image even if the name has
+// moved since.
+func (c *Containerd) resolved(img *Image) (client.Image, error) {
+	if img == nil || img.Target.Digest == "" {
+		return nil, errors.New("image not resolved (no target digest)")
+	}
+	return client.NewImage(c.client, images.Image{Name: img.Ref, Target: img.Target}), nil
 }
 
 // StartContainer creates the task with its log and starts it.

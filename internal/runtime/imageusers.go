@@ -29,8 +29,8 @@ type ImageUsers struct {
 	Groups []user.Group
 }
 
-// imageUsersCache remembers ImageUsers by image ID (its manifest digest):
-// an image's files never change, so each is read once per daemon.
+// imageUsersCache remembers ImageUsers by target digest: an image's files
+// never change, so each is read once per daemon.
 type imageUsersCache struct {
 	mu sync.Mutex
 	m  map[string]*ImageUsers
@@ -56,18 +56,20 @@ func (c *imageUsersCache) put(id string, u *ImageUsers) {
 // them for the kubelet. They are read from a read-only view of the image's
 // unpacked layers, mounted for the moment of the read (the daemon is root),
 // with symbolic links resolved inside the image. The result is
-// cached by image ID, so only the first container of an image pays for
-// the mount.
+// cached by target digest, so only the first container of an image pays
+// for the mount. The files are those of image's target, the image the
+// caller resolved, whatever its name points at now.
 func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers, error) {
-	if u := c.users.get(image.ID); u != nil {
+	img, err := c.resolved(image)
+	if err != nil {
+		return nil, err
+	}
+	key := image.Target.Digest.String()
+	if u := c.users.get(key); u != nil {
 		return u, nil
 	}
 	ctx = c.ctx(ctx)
 	full := image.Ref
-	img, err := c.client.GetImage(ctx, full)
-	if err != nil {
-		return nil, wrapNotFound(err, "image "+full)
-	}
 	diffIDs, err := img.RootFS(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: read layers: %w", full, err)
@@ -80,12 +82,12 @@ func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers,
 	}
 	defer done(context.WithoutCancel(ctx))
 	sn := c.client.SnapshotService(c.o.Snapshotter)
-	key := LabelPrefix + "users-" + randomID()
-	mounts, err := sn.View(ctx, key, identity.ChainID(diffIDs).String())
+	view := LabelPrefix + "users-" + randomID()
+	mounts, err := sn.View(ctx, view, identity.ChainID(diffIDs).String())
 	if err != nil {
 		return nil, fmt.Errorf("image %s: view its layers: %w", full, err)
 	}
-	defer sn.Remove(context.WithoutCancel(ctx), key)
+	defer sn.Remove(context.WithoutCancel(ctx), view)
 
 	u := &ImageUsers{}
 	err = mount.WithReadonlyTempMount(ctx, mounts, func(root string) error {
@@ -99,7 +101,7 @@ func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers,
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", full, err)
 	}
-	c.users.put(image.ID, u)
+	c.users.put(key, u)
 	return u, nil
 }
 

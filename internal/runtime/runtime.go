@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -117,8 +118,13 @@ func (c Container) Attempt() int {
 
 // Image is a locally available image.
 type Image struct {
-	Ref    string
-	ID     string // manifest digest
+	Ref string
+	ID  string // repository@digest of Target, as the kubelet shows imageID
+	// Target is the manifest (or index) Ref pointed at when the image was
+	// resolved. Containers are created from it, so a name that moves
+	// later (an import, a pull) changes nothing for a container whose
+	// spec was built from this image's config.
+	Target ocispec.Descriptor
 	Size   int64
 	Config ImageConfig
 }
@@ -133,8 +139,10 @@ type ImageConfig struct {
 // CreateRequest describes a container to create. The spec is complete: the
 // runtime only adds the root filesystem.
 type CreateRequest struct {
-	ID     string
-	Image  string // must be present locally
+	ID string
+	// Image is the image as GetImage or PullImage returned it: the
+	// container gets that target's root filesystem.
+	Image  *Image
 	Spec   *specs.Spec
 	Labels map[string]string
 	// LogURI is where the task's stdout and stderr go (cio.LogURI); nil
@@ -170,13 +178,17 @@ type Runtime interface {
 	// PullImage fetches and unpacks an image from its registry.
 	PullImage(ctx context.Context, ref string) (*Image, error)
 	// ImportImage imports an OCI or Docker archive and unpacks its images.
-	ImportImage(ctx context.Context, r io.Reader) ([]Image, error)
+	// A digest-form name (repo@sha256:…) whose manifest is another digest
+	// is refused; o decides whether a name may move to another target.
+	// A refused import changes no name.
+	ImportImage(ctx context.Context, r io.Reader, o ImportOptions) ([]Image, error)
 	// ListImages returns the local images.
 	ListImages(ctx context.Context) ([]Image, error)
 	// RemoveImage deletes a local image.
 	RemoveImage(ctx context.Context, ref string) error
 	// ImageUsers returns the entries of a local image's /etc/passwd and
-	// /etc/group.
+	// /etc/group, read from img's target (not from what its name points
+	// at now).
 	ImageUsers(ctx context.Context, img *Image) (*ImageUsers, error)
 
 	// CreateContainer creates a container (not its task).

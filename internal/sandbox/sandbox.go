@@ -228,7 +228,7 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 		labels[LabelPodIP] = podIP
 	}
 	if err := m.Runtime.CreateContainer(ctx, runtime.CreateRequest{
-		ID: id, Image: m.Image, Spec: s, Labels: labels,
+		ID: id, Image: img, Spec: s, Labels: labels,
 	}); err != nil {
 		return err
 	}

@@ -63,6 +63,26 @@ func (s *Store) Pod(uid types.UID) (*v1.Pod, bool) {
 	return p.DeepCopy(), true
 }
 
+// ContainerRunning reports whether the pod's status shows the container
+// (by its "containerd://" ID, init or app) running. It copies nothing, so
+// log followers can ask it on every poll.
+func (s *Store) ContainerRunning(uid types.UID, containerID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.pods[uid]
+	if !ok {
+		return false
+	}
+	for _, list := range [][]v1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for i := range list {
+			if list[i].ContainerID == containerID {
+				return list[i].State.Running != nil
+			}
+		}
+	}
+	return false
+}
+
 // DeletePod forgets a pod.
 func (s *Store) DeletePod(uid types.UID) {
 	s.mu.Lock()

@@ -75,6 +75,13 @@ func newDaemon(t *testing.T, extraArgs ...string) *daemon {
 	if err := e.useNamespace(d.ns); err != nil {
 		t.Fatal(err)
 	}
+	// A --socket among the extra flags (the last one wins, as for the
+	// daemon) is where the test's clients connect too.
+	for i := 0; i+1 < len(extraArgs); i++ {
+		if extraArgs[i] == "--socket" {
+			d.socket = extraArgs[i+1]
+		}
+	}
 	d.client = api.NewClient(d.socket)
 	d.extraArgs = extraArgs
 	t.Cleanup(d.cleanup)

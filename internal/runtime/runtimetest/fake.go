@@ -12,13 +12,21 @@ import (
 	"syscall"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/minikubelet/minikubelet/internal/runtime"
 )
 
 // Fake is an in-memory runtime. The zero value is not usable: use New.
 type Fake struct {
-	mu         sync.Mutex
-	images     map[string]*runtime.Image
+	mu     sync.Mutex
+	images map[string]*runtime.Image
+	// targets are every image target ever added, by digest: content
+	// stays after its name moves.
+	targets    map[string]*runtime.Image
+	versions   map[string]int
+	hooks      map[string]func()
 	users      map[string]*runtime.ImageUsers
 	containers map[string]*runtime.Container
 	reqs       map[string]runtime.CreateRequest
@@ -42,6 +50,9 @@ var _ runtime.Runtime = (*Fake)(nil)
 func New(images ...string) *Fake {
 	f := &Fake{
 		images:     map[string]*runtime.Image{},
+		targets:    map[string]*runtime.Image{},
+		versions:   map[string]int{},
+		hooks:      map[string]func(){},
 		users:      map[string]*runtime.ImageUsers{},
 		containers: map[string]*runtime.Container{},
 		reqs:       map[string]runtime.CreateRequest{},
@@ -55,11 +66,35 @@ func New(images ...string) *Fake {
 	return f
 }
 
-// AddImage makes an image available locally.
+// AddImage makes an image available locally. Adding a ref again moves it
+// to a new target digest (as an import of another image under that name
+// does); containers already resolved keep the old one.
 func (f *Fake) AddImage(ref string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.images[ref] = &runtime.Image{Ref: ref, ID: ref + "@sha256:fake", Size: 1 << 20}
+	f.versions[ref]++
+	dgst := digest.FromString(fmt.Sprintf("%s %d", ref, f.versions[ref]))
+	f.images[ref] = &runtime.Image{Ref: ref, ID: ref + "@" + dgst.String(), Size: 1 << 20,
+		Target: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: dgst, Size: 1}}
+	f.targets[dgst.String()] = f.images[ref]
+}
+
+// OnCall makes every later call of method run fn first (outside the
+// fake's lock), so a test can change the fake between two steps of the
+// code under test.
+func (f *Fake) OnCall(method string, fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hooks[method] = fn
+}
+
+func (f *Fake) hook(method string) {
+	f.mu.Lock()
+	fn := f.hooks[method]
+	f.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 // SetImageConfig sets the config of a local image (added with AddImage).
@@ -79,6 +114,7 @@ func (f *Fake) SetImageUsers(ref string, u *runtime.ImageUsers) {
 
 // ImageUsers implements runtime.Runtime.
 func (f *Fake) ImageUsers(_ context.Context, img *runtime.Image) (*runtime.ImageUsers, error) {
+	f.hook("ImageUsers")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.record("ImageUsers", img.Ref); err != nil {
@@ -202,7 +238,7 @@ func (f *Fake) PullImage(ctx context.Context, ref string) (*runtime.Image, error
 }
 
 // ImportImage implements runtime.Runtime; archives are not parsed.
-func (f *Fake) ImportImage(context.Context, io.Reader) ([]runtime.Image, error) {
+func (f *Fake) ImportImage(context.Context, io.Reader, runtime.ImportOptions) ([]runtime.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return nil, f.record("ImportImage", "")
@@ -218,15 +254,18 @@ func (f *Fake) CreateContainer(_ context.Context, req runtime.CreateRequest) err
 	if _, ok := f.containers[req.ID]; ok {
 		return fmt.Errorf("container %s already exists", req.ID)
 	}
-	if _, ok := f.images[req.Image]; !ok {
-		return fmt.Errorf("image %s: %w", req.Image, runtime.ErrNotFound)
+	// By target, as containerd: the image the caller resolved, wherever
+	// its name points now.
+	if req.Image == nil || f.targets[req.Image.Target.Digest.String()] == nil {
+		return fmt.Errorf("image %+v: %w", req.Image, runtime.ErrNotFound)
 	}
+	img := f.targets[req.Image.Target.Digest.String()]
 	labels := map[string]string{}
 	for k, v := range req.Labels {
 		labels[k] = v
 	}
 	f.containers[req.ID] = &runtime.Container{
-		ID: req.ID, Labels: labels, Image: req.Image, ImageID: req.Image + "@sha256:fake",
+		ID: req.ID, Labels: labels, Image: img.Ref, ImageID: img.ID,
 		CreatedAt: f.Now(), State: runtime.StateCreated,
 	}
 	f.reqs[req.ID] = req
