@@ -11,7 +11,9 @@ import (
 	"time"
 
 	apievents "github.com/containerd/containerd/api/events"
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/runc/options"
+	tasktypes "github.com/containerd/containerd/api/types/task"
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -20,6 +22,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
 	"go.uber.org/zap"
@@ -484,29 +487,29 @@ func (c *Containerd) describe(ctx context.Context, cntr client.Container) (Conta
 		ct.ExitCode = int32(n)
 		ct.State = StateExited
 	}
-	task, err := cntr.Task(ctx, nil)
-	switch {
-	case errdefs.IsNotFound(err):
-		return ct, nil
-	case err != nil:
-		ct.State = StateUnknown
+	// One Get of the task gives its pid and status; the client's
+	// cntr.Task followed by task.Status would ask twice, and every pod
+	// sync lists its containers (so does every restart).
+	r, err := c.client.TaskService().Get(ctx, &tasks.GetRequest{ContainerID: info.ID})
+	if err = errgrpc.ToNative(err); err != nil {
+		if !errdefs.IsNotFound(err) {
+			ct.State = StateUnknown
+		}
 		return ct, nil
 	}
+	p := r.GetProcess()
 	ct.TaskAlive = true
-	ct.Pid = task.Pid()
-	st, err := task.Status(ctx)
-	if err != nil {
-		ct.State = StateUnknown
-		return ct, nil
-	}
-	switch st.Status {
-	case client.Running, client.Paused, client.Pausing:
+	ct.Pid = p.GetPid()
+	switch p.GetStatus() {
+	case tasktypes.Status_RUNNING, tasktypes.Status_PAUSED, tasktypes.Status_PAUSING:
 		ct.State = StateRunning
-	case client.Stopped:
+	case tasktypes.Status_STOPPED:
 		ct.State = StateExited
-		ct.ExitCode = int32(st.ExitStatus)
-		ct.FinishedAt = st.ExitTime
-	case client.Created:
+		ct.ExitCode = int32(p.GetExitStatus())
+		if t := p.GetExitedAt(); t != nil {
+			ct.FinishedAt = t.AsTime()
+		}
+	case tasktypes.Status_CREATED:
 		ct.State = StateCreated
 	}
 	return ct, nil

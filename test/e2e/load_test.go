@@ -11,6 +11,9 @@ import (
 )
 
 // mixedPod is one pod of TestMixedLoad: kind is crash, oom, probed or plain.
+// The crashing pods exit 0.4 s apart, as crashes come on a real node: what
+// is measured is whether a restart waits behind other pods' work, not how
+// long 2 cores take to start eight containers at the same instant.
 func mixedPod(kind string, i int) (name, manifest string) {
 	name = fmt.Sprintf("%s-%d", kind, i)
 	var body string
@@ -20,7 +23,7 @@ func mixedPod(kind string, i int) (name, manifest string) {
   containers:
   - name: main
     image: ` + busyboxRef + `
-    command: ["sh", "-c", "sleep 2; exit 3"]
+    command: ["sh", "-c", "sleep ` + fmt.Sprintf("%.1f", 2+0.4*float64(i)) + `; exit 3"]
 `
 	case "oom":
 		body = `  restartPolicy: Never
@@ -112,6 +115,7 @@ func TestMixedLoad(t *testing.T) {
 	})
 
 	pods := byName()
+	var gaps []time.Duration
 	for _, name := range names {
 		p := pods[name]
 		switch {
@@ -136,8 +140,16 @@ func TestMixedLoad(t *testing.T) {
 				t.Errorf("%s: no exit/start times of attempts 0 and 1 (finished %v, started %v)", name, finished, started)
 			} else if gap := started.Sub(finished); gap > 2*time.Second {
 				t.Errorf("%s: first restart %v after the exit, want within 2s", name, gap.Round(time.Millisecond))
+			} else {
+				gaps = append(gaps, gap)
 			}
 		}
+	}
+
+	if len(gaps) > 0 {
+		sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
+		t.Logf("exit to restarted, %d crashing pods: median %v, max %v", len(gaps),
+			gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond))
 	}
 
 	// Remove half of them; a pod gone from the API has nothing left in
