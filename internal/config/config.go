@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -183,7 +184,7 @@ func Load(fs *pflag.FlagSet, c *Config, configFile string) error {
 	path := configFile
 	if path == "" {
 		if _, err := os.Stat(DefaultConfigFile); err != nil {
-			return c.Validate()
+			return errors.Join(c.Validate(), c.absPaths())
 		}
 		path = DefaultConfigFile
 	}
@@ -207,7 +208,38 @@ func Load(fs *pflag.FlagSet, c *Config, configFile string) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	return nil
+	return c.absPaths()
+}
+
+// absPaths makes every path of the configuration absolute, against the
+// working directory at start-up. A relative containerd address, say,
+// would otherwise reach gRPC as an invalid authority and be retried
+// forever, and a relative state dir would move with the process's cwd.
+func (c *Config) absPaths() error {
+	var errs []error
+	abs := func(p *string) {
+		if *p == "" || filepath.IsAbs(*p) {
+			return
+		}
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("make %q absolute: %w", *p, err))
+			return
+		}
+		*p = a
+	}
+	for _, p := range []*string{
+		&c.ManifestDir, &c.StateDir, &c.Socket, &c.ContainerdAddress, &c.RuncRoot,
+		&c.ImageArchiveDir, &c.ImageFSPath, &c.RegistryConfigDir, &c.RegistryCredentials, &c.CNIConfDir,
+	} {
+		abs(p)
+	}
+	dirs := filepath.SplitList(c.CNIBinDir)
+	for i := range dirs {
+		abs(&dirs[i])
+	}
+	c.CNIBinDir = strings.Join(dirs, string(filepath.ListSeparator))
+	return errors.Join(errs...)
 }
 
 // Validate checks values that would otherwise fail late.

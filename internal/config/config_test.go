@@ -86,3 +86,39 @@ func TestLimitsKeys(t *testing.T) {
 		t.Fatalf("defaults: pod-max-pids %d, eviction-monitoring-period %s", d.PodMaxPids, d.EvictionMonitoringPeriod.Duration)
 	}
 }
+
+// TestRelativePathsMadeAbsolute: every path is resolved against the
+// working directory at start-up (a relative --containerd-address used to
+// reach gRPC as an invalid authority, retried forever).
+func TestRelativePathsMadeAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"", "state-dir: st\n"} {
+		c, err := load(t, file, "--containerd-address", "ctd/containerd.sock", "--manifest-dir", "m", "--socket", "./api.sock",
+			"--cni-bin-dir", "cni/bin:/usr/lib/cni", "--runc-root", "/run/r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{
+			"containerd-address": filepath.Join(wd, "ctd/containerd.sock"),
+			"manifest-dir":       filepath.Join(wd, "m"),
+			"socket":             filepath.Join(wd, "api.sock"),
+			"cni-bin-dir":        filepath.Join(wd, "cni/bin") + ":/usr/lib/cni",
+			"runc-root":          "/run/r",
+		}
+		got := map[string]string{
+			"containerd-address": c.ContainerdAddress, "manifest-dir": c.ManifestDir, "socket": c.Socket,
+			"cni-bin-dir": c.CNIBinDir, "runc-root": c.RuncRoot,
+		}
+		if file != "" {
+			want["state-dir"], got["state-dir"] = filepath.Join(wd, "st"), c.StateDir
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("config %q: %s = %q, want %q", file, k, got[k], w)
+			}
+		}
+	}
+}
