@@ -15,6 +15,27 @@ import (
 // before the container waits with ImagePullBackOff.
 const imagePullBackOffAfter = 2 * time.Second
 
+// errPodDeleted ends what a pod's removal cancels.
+var errPodDeleted = errors.New("pod is being deleted")
+
+// untilKilled is ctx, cancelled (with errPodDeleted) once the pod must
+// terminate; stop releases it.
+func (w *worker) untilKilled(ctx context.Context) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-w.killed:
+			cancel(errPodDeleted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		cancel(nil)
+	}
+}
+
 // ensureImage makes the container's image available as imagePullPolicy
 // says, recording the kubelet's events. A failure is returned with the
 // waiting reason to show.
@@ -39,19 +60,25 @@ func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Ima
 		w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
 		return img, nil
 	}
+	// A pull (and the wait for its slot) ends when the pod is removed: a
+	// stalled registry must not hold the pod's termination.
+	ctx, stop := w.untilKilled(ctx)
+	defer stop()
 	// Only this pod's worker waits for a pull slot; every other pod's
 	// work goes on.
 	select {
 	case w.m.pulls <- struct{}{}:
 	case <-ctx.Done():
-		return nil, &waiting{Reason: "ErrImagePull", Message: ctx.Err().Error()}
-	case <-w.killed:
-		return nil, &waiting{Reason: "ErrImagePull", Message: "pod is being deleted"}
+		return nil, &waiting{Reason: "ErrImagePull", Message: context.Cause(ctx).Error()}
 	}
 	defer func() { <-w.m.pulls }()
 	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := w.m.o.Clock.Now()
 	img, err = rt.PullImage(ctx, c.Image)
+	if err != nil && w.isKilled() {
+		// Cancelled for the pod's removal: not a failure of the image.
+		return nil, &waiting{Reason: "ErrImagePull", Message: errPodDeleted.Error()}
+	}
 	w.m.o.Metrics.observePull(err, w.m.o.Clock.Since(start))
 	if err != nil {
 		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)

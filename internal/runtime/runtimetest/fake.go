@@ -34,6 +34,7 @@ type Fake struct {
 	errs       map[string]error
 	subs       []chan runtime.Event
 	exec       func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)
+	pull       func(ctx context.Context, ref string) error
 	nextPid    uint32
 	// layers are the writable layer usages SetLayerUsage set.
 	layers map[string]int64
@@ -225,14 +226,30 @@ func (f *Fake) GetImage(_ context.Context, ref string) (*runtime.Image, error) {
 	return &cp, nil
 }
 
+// OnPull makes every later PullImage run fn first (outside the fake's
+// lock, with the pull's context): a pull that fn fails fails with its
+// error, so fn can hold a pull until its context ends, as a stalled
+// registry would.
+func (f *Fake) OnPull(fn func(ctx context.Context, ref string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pull = fn
+}
+
 // PullImage implements runtime.Runtime; it fails unless an error is not
 // injected and the image was registered as pullable with AddImage first.
 func (f *Fake) PullImage(ctx context.Context, ref string) (*runtime.Image, error) {
 	f.mu.Lock()
 	err := f.record("PullImage", ref)
+	fn := f.pull
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if fn != nil {
+		if err := fn(ctx, ref); err != nil {
+			return nil, fmt.Errorf("pull image %s: %w", ref, err)
+		}
 	}
 	return f.GetImage(ctx, ref)
 }
