@@ -60,12 +60,11 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	if w.pod.Spec.HostIPC {
 		paths.Shm = ""
 	}
+	// The file itself is made only right before the create, so that an
+	// attempt that fails before leaves none behind.
+	termLog := w.terminationLogPath(c, id)
 	// Volume errors (a failed hostPath type check, a subPath leaving its
 	// volume) are the container's, as the kubelet reports subPath ones.
-	termLog, err := w.createTerminationLog(c, id)
-	if err != nil {
-		return retry("CreateContainerConfigError", err.Error())
-	}
 	mounts, err := volume.ContainerMounts(w.pod, c, paths.Dir)
 	if err != nil {
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -127,8 +126,14 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		}
 		req.LogURI = uri
 	}
+	if _, err := w.createTerminationLog(c, id); err != nil {
+		return retry("CreateContainerConfigError", err.Error())
+	}
 	w.m.track(id, w)
 	if err := w.m.o.Runtime.CreateContainer(ctx, req); err != nil {
+		if termLog != "" {
+			_ = os.Remove(termLog)
+		}
 		w.m.o.Metrics.runtimeErrors.WithLabelValues("create_container").Inc()
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerError", err.Error())
