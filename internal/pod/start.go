@@ -43,7 +43,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		w.due[c.Name] = now.Add(d)
 		return w.due[c.Name]
 	}
-	img, wt := w.ensureImage(ctx, c)
+	img, waited, wt := w.ensureImage(ctx, c)
 	if wt != nil {
 		due := retry(wt.Reason, wt.Message)
 		if wt.Reason == "ErrImagePull" {
@@ -126,6 +126,16 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		}
 		req.LogURI = uri
 	}
+	// The spec joins the sandbox's namespaces through /proc/<pid>/ns, by
+	// the pause PID this sync observed. After a wait (a pull, a slow
+	// step) that process may be gone and its PID another's: look again,
+	// and leave a changed sandbox to the next sync (SandboxChanged).
+	if waited || w.m.o.Clock.Since(w.sandboxSeen) >= sandboxRecheckAfter {
+		if !w.sandboxUnchanged(ctx, sb) {
+			w.poke()
+			return time.Time{}
+		}
+	}
 	if _, err := w.createTerminationLog(c, id); err != nil {
 		return retry("CreateContainerConfigError", err.Error())
 	}
@@ -168,6 +178,34 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	}
 	w.pruneAttempts(ctx, obs, c.Name, attempt)
 	return time.Time{}
+}
+
+// sandboxRecheckAfter is how old the sandbox's observation may be when a
+// container is created without looking at the sandbox again. Below it
+// (no pull, nothing slow) the create costs no extra runtime call.
+const sandboxRecheckAfter = time.Second
+
+// sandboxUnchanged reports whether sb's pause process is still the one the
+// container spec names: the sandbox's task runs, with the same PID.
+func (w *worker) sandboxUnchanged(ctx context.Context, sb *runtime.Container) bool {
+	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID), runtime.LabelKind: runtime.KindSandbox})
+	if err != nil {
+		w.log.Warn("look at the sandbox again before creating a container", zap.String("sandbox", sb.ID), zap.Error(err))
+		return false
+	}
+	for _, c := range cs {
+		if c.ID != sb.ID {
+			continue
+		}
+		if c.State == runtime.StateRunning && c.Pid == sb.Pid {
+			return true
+		}
+		w.log.Info("sandbox changed while a container was prepared; syncing again",
+			zap.String("sandbox", sb.ID), zap.Uint32("pid", sb.Pid), zap.Uint32("pidNow", c.Pid), zap.Stringer("state", c.State))
+		return false
+	}
+	w.log.Info("sandbox gone while a container was prepared; syncing again", zap.String("sandbox", sb.ID))
+	return false
 }
 
 // pruneAttempts removes attempts older than attempt-1: the kubelet keeps

@@ -35,7 +35,9 @@ type Fake struct {
 	subs       []chan runtime.Event
 	exec       func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)
 	pull       func(ctx context.Context, ref string) error
-	nextPid    uint32
+	// lists counts ListContainers calls by their match (listKey).
+	lists   map[string]int
+	nextPid uint32
 	// layers are the writable layer usages SetLayerUsage set.
 	layers map[string]int64
 	// Now is the clock the fake stamps times with.
@@ -360,6 +362,10 @@ func (f *Fake) RemoveContainer(_ context.Context, id string) error {
 func (f *Fake) ListContainers(_ context.Context, match map[string]string) ([]runtime.Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lists == nil {
+		f.lists = map[string]int{}
+	}
+	f.lists[listKey(match)]++
 	if err := f.errs["ListContainers"]; err != nil {
 		return nil, err
 	}
@@ -380,6 +386,22 @@ next:
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// ListCalls counts the ListContainers calls made with exactly match.
+func (f *Fake) ListCalls(match map[string]string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists[listKey(match)]
+}
+
+func listKey(match map[string]string) string {
+	keys := make([]string, 0, len(match))
+	for k, v := range match {
+		keys = append(keys, k+"="+v)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
 }
 
 // SetLayerUsage sets what WritableLayerUsage reports for a container.
