@@ -22,6 +22,9 @@ var errPodDeleted = errors.New("pod is being deleted")
 // terminate; stop releases it.
 func (w *worker) untilKilled(ctx context.Context) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	if w.isKilled() {
+		cancel(errPodDeleted)
+	}
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -73,6 +76,10 @@ func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (_ *runtime.I
 		return nil, true, &waiting{Reason: "ErrImagePull", Message: context.Cause(ctx).Error()}
 	}
 	defer func() { <-w.m.pulls }()
+	if ctx.Err() != nil || w.isKilled() {
+		// The slot came free as the pod was removed: select chose either.
+		return nil, true, &waiting{Reason: "ErrImagePull", Message: context.Cause(ctx).Error()}
+	}
 	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := w.m.o.Clock.Now()
 	img, err = rt.PullImage(ctx, c.Image)

@@ -35,8 +35,10 @@ func (w *worker) logPath(container string, attempt int) string {
 // attempts older than the previous one (kept for logs --previous and
 // lastState). It returns when to look again.
 func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
-	now := w.m.o.Clock.Now()
 	retry := func(reason, msg string) time.Time {
+		// From the failure, not from the attempt's start: a pull may take
+		// long to fail, and ErrImagePull shows for its moment after that.
+		now := w.m.o.Clock.Now()
 		w.waiting[c.Name] = waiting{Reason: reason, Message: msg, Since: now}
 		w.steps[c.Name+"/setup"]++
 		d := lifecycle.Delay(w.steps[c.Name+"/setup"], w.m.o.BackOff)
@@ -49,7 +51,7 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		if wt.Reason == "ErrImagePull" {
 			// ErrImagePull shows for a moment, then ImagePullBackOff until
 			// the retry, as kubectl users know it.
-			if flip := now.Add(imagePullBackOffAfter); flip.Before(due) {
+			if flip := w.waiting[c.Name].Since.Add(imagePullBackOffAfter); flip.Before(due) {
 				return flip
 			}
 		}
