@@ -219,6 +219,7 @@ func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) 
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(c.o.Snapshotter))
 	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrPullStalled) {
+		c.log.Warn("image pull cancelled: no progress", zap.String("image", full), zap.Duration("deadline", c.o.PullProgressDeadline))
 		return nil, fmt.Errorf("pull image %s: %w", full, cause)
 	}
 	if err != nil {
