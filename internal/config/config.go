@@ -66,6 +66,10 @@ type Config struct {
 	// MaxParallelImagePulls: 1 pulls one image at a time, as the kubelet's
 	// serializeImagePulls default does.
 	MaxParallelImagePulls int `json:"max-parallel-image-pulls"`
+	// ImagePullProgressDeadline cancels a pull that received nothing from
+	// the registry for this long, as the kubelet's
+	// --image-pull-progress-deadline; 0: no deadline.
+	ImagePullProgressDeadline metav1.Duration `json:"image-pull-progress-deadline"`
 	// MaxContainerRestartPeriod caps the crash-loop back-off, like the
 	// kubelet's crashLoopBackOff.maxContainerRestartPeriod.
 	MaxContainerRestartPeriod metav1.Duration `json:"max-container-restart-period"`
@@ -112,6 +116,7 @@ func Default() Config {
 		RegistryConfigDir:           "/etc/containerd/certs.d",
 		RegistryCredentials:         "/root/.docker/config.json",
 		MaxParallelImagePulls:       1,
+		ImagePullProgressDeadline:   metav1.Duration{Duration: time.Minute},
 		ImageGCHighThresholdPercent: 85,
 		ImageGCLowThresholdPercent:  80,
 		ImageGCPeriod:               metav1.Duration{Duration: 5 * time.Minute},
@@ -162,6 +167,7 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.RegistryCredentials, "registry-credentials", c.RegistryCredentials, "Docker config.json holding registry logins (read at each pull)")
 	fs.StringSliceVar(&c.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", c.AllowedUnsafeSysctls, "sysctls pods may set besides the safe ones (comma-separated; a trailing * is a prefix)")
 	fs.IntVar(&c.MaxParallelImagePulls, "max-parallel-image-pulls", c.MaxParallelImagePulls, "image pulls at once (1: one at a time)")
+	fs.Var(durationValue{&c.ImagePullProgressDeadline}, "image-pull-progress-deadline", "cancel an image pull that received nothing from the registry for this long (0: never)")
 	fs.IntVar(&c.ImageGCHighThresholdPercent, "image-gc-high-threshold-percent", c.ImageGCHighThresholdPercent, "image filesystem usage (%) above which unused images are removed; 100 disables image GC")
 	fs.IntVar(&c.ImageGCLowThresholdPercent, "image-gc-low-threshold-percent", c.ImageGCLowThresholdPercent, "image filesystem usage (%) image GC brings usage down to")
 	fs.Var(durationValue{&c.ImageGCPeriod}, "image-gc-period", "how often image filesystem usage is checked")
@@ -272,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxParallelImagePulls < 1 {
 		errs = append(errs, fmt.Errorf("max-parallel-image-pulls: %d is under 1", c.MaxParallelImagePulls))
+	}
+	if d := c.ImagePullProgressDeadline.Duration; d != 0 && d < time.Second {
+		errs = append(errs, fmt.Errorf("image-pull-progress-deadline: %s is under 1s (0: no deadline)", d))
 	}
 	if c.ImageGCPeriod.Duration < time.Second {
 		errs = append(errs, fmt.Errorf("image-gc-period: %s is shorter than 1s", c.ImageGCPeriod.Duration))

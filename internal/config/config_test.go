@@ -55,6 +55,8 @@ func TestStrictAndValidation(t *testing.T) {
 		{"max-image-import-size: huge\n", `max-image-import-size: "huge"`},
 		{"max-image-import-size: 1Ki\n", `max-image-import-size: "1Ki" is under 1Mi`},
 		{"max-log-followers: 0\n", "max-log-followers: 0 is under 1"},
+		{"image-pull-progress-deadline: 100ms\n", "image-pull-progress-deadline: 100ms is under 1s (0: no deadline)"},
+		{"image-pull-progress-deadline: -1s\n", "image-pull-progress-deadline: -1s is under 1s"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.file)
@@ -119,6 +121,23 @@ func TestRelativePathsMadeAbsolute(t *testing.T) {
 			if got[k] != w {
 				t.Errorf("config %q: %s = %q, want %q", file, k, got[k], w)
 			}
+
+func TestImagePullProgressDeadline(t *testing.T) {
+	if d := Default().ImagePullProgressDeadline.Duration; d != time.Minute {
+		t.Fatalf("default image-pull-progress-deadline %s, want 1m (the kubelet's)", d)
+	}
+	for _, tt := range []struct {
+		file string
+		args []string
+		want time.Duration
+	}{
+		{"image-pull-progress-deadline: 0s\n", nil, 0},
+		{"image-pull-progress-deadline: 5m\n", nil, 5 * time.Minute},
+		{"image-pull-progress-deadline: 5m\n", []string{"--image-pull-progress-deadline", "3s"}, 3 * time.Second},
+	} {
+		c, err := load(t, tt.file, tt.args...)
+		if err != nil || c.ImagePullProgressDeadline.Duration != tt.want {
+			t.Errorf("%q %v: deadline %s, err %v; want %s", tt.file, tt.args, c.ImagePullProgressDeadline.Duration, err, tt.want)
 		}
 	}
 }

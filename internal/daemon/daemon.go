@@ -86,8 +86,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	rt, err := runtime.NewContainerd(runtime.Options{
 		Address: address, Namespace: cfg.ContainerdNamespace, Snapshotter: cfg.Snapshotter,
 		RuncRoot: runcRoot, Logger: log.Named("runtime"),
-		RegistryConfigDir: cfg.RegistryConfigDir,
-		Credentials:       runtime.DockerCredentials(cfg.RegistryCredentials),
+		RegistryConfigDir:    cfg.RegistryConfigDir,
+		Credentials:          runtime.DockerCredentials(cfg.RegistryCredentials),
+		PullProgressDeadline: cfg.ImagePullProgressDeadline.Duration,
 	})
 	if err != nil {
 		return err

@@ -136,6 +136,7 @@ func (w *Watcher) scan(ctx context.Context) time.Duration {
 		}
 	}
 	sort.Strings(names)
+	w.forgetGone(names)
 	for _, name := range names {
 		path := filepath.Join(w.o.Dir, name)
 		fi, err := os.Stat(path)
@@ -166,6 +167,28 @@ func (w *Watcher) scan(ctx context.Context) time.Duration {
 		w.importFile(ctx, path, st)
 	}
 	return next
+}
+
+// forgetGone drops what is known of archives no longer in the directory
+// (names, as read just now), so that the state follows the directory
+// instead of growing with every archive that ever passed through it.
+func (w *Watcher) forgetGone(names []string) {
+	present := make(map[string]bool, len(names))
+	for _, name := range names {
+		present[filepath.Join(w.o.Dir, name)] = true
+	}
+	for _, m := range []map[string]fileState{w.imported, w.failed, w.pending} {
+		for path := range m {
+			if !present[path] {
+				delete(m, path)
+			}
+		}
+	}
+	for path := range w.seen {
+		if !present[path] {
+			delete(w.seen, path)
+		}
+	}
 }
 
 func (w *Watcher) importFile(ctx context.Context, path string, st fileState) {

@@ -15,51 +15,86 @@ import (
 // before the container waits with ImagePullBackOff.
 const imagePullBackOffAfter = 2 * time.Second
 
+// errPodDeleted ends what a pod's removal cancels.
+var errPodDeleted = errors.New("pod is being deleted")
+
+// untilKilled is ctx, cancelled (with errPodDeleted) once the pod must
+// terminate; stop releases it.
+func (w *worker) untilKilled(ctx context.Context) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if w.isKilled() {
+		cancel(errPodDeleted)
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-w.killed:
+			cancel(errPodDeleted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		cancel(nil)
+	}
+}
+
 // ensureImage makes the container's image available as imagePullPolicy
 // says, recording the kubelet's events. A failure is returned with the
-// waiting reason to show.
-func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (*runtime.Image, *waiting) {
+// waiting reason to show; waited says the worker waited for a pull slot
+// or a pull.
+func (w *worker) ensureImage(ctx context.Context, c *v1.Container) (_ *runtime.Image, waited bool, _ *waiting) {
 	rt := w.m.o.Runtime
 	if _, err := runtime.NormalizeImageRef(c.Image); err != nil {
 		msg := fmt.Sprintf("Failed to apply default image tag %q: %v", c.Image, err)
 		w.event(c.Name, v1.EventTypeWarning, "InspectFailed", msg)
-		return nil, &waiting{Reason: "InvalidImageName", Message: msg}
+		return nil, false, &waiting{Reason: "InvalidImageName", Message: msg}
 	}
 	img, err := rt.GetImage(ctx, c.Image)
 	present := err == nil
 	if err != nil && !errors.Is(err, runtime.ErrNotFound) {
-		return nil, &waiting{Reason: "ErrImagePull", Message: err.Error()}
+		return nil, false, &waiting{Reason: "ErrImagePull", Message: err.Error()}
 	}
 	switch {
 	case c.ImagePullPolicy == v1.PullNever && !present:
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
 		w.event(c.Name, v1.EventTypeWarning, "ErrImageNeverPull", msg)
-		return nil, &waiting{Reason: "ErrImageNeverPull", Message: msg}
+		return nil, false, &waiting{Reason: "ErrImageNeverPull", Message: msg}
 	case present && c.ImagePullPolicy != v1.PullAlways:
 		w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
-		return img, nil
+		return img, false, nil
 	}
+	// A pull (and the wait for its slot) ends when the pod is removed: a
+	// stalled registry must not hold the pod's termination.
+	ctx, stop := w.untilKilled(ctx)
+	defer stop()
 	// Only this pod's worker waits for a pull slot; every other pod's
 	// work goes on.
 	select {
 	case w.m.pulls <- struct{}{}:
 	case <-ctx.Done():
-		return nil, &waiting{Reason: "ErrImagePull", Message: ctx.Err().Error()}
-	case <-w.killed:
-		return nil, &waiting{Reason: "ErrImagePull", Message: "pod is being deleted"}
+		return nil, true, &waiting{Reason: "ErrImagePull", Message: context.Cause(ctx).Error()}
 	}
 	defer func() { <-w.m.pulls }()
+	if ctx.Err() != nil || w.isKilled() {
+		// The slot came free as the pod was removed: select chose either.
+		return nil, true, &waiting{Reason: "ErrImagePull", Message: context.Cause(ctx).Error()}
+	}
 	w.event(c.Name, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := w.m.o.Clock.Now()
 	img, err = rt.PullImage(ctx, c.Image)
+	if err != nil && w.isKilled() {
+		// Cancelled for the pod's removal: not a failure of the image.
+		return nil, true, &waiting{Reason: "ErrImagePull", Message: errPodDeleted.Error()}
+	}
 	w.m.o.Metrics.observePull(err, w.m.o.Clock.Since(start))
 	if err != nil {
 		msg := fmt.Sprintf("Failed to pull image %q: %v", c.Image, err)
 		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
-		return nil, &waiting{Reason: "ErrImagePull", Message: msg}
+		return nil, true, &waiting{Reason: "ErrImagePull", Message: msg}
 	}
 	took := w.m.o.Clock.Since(start).Round(time.Millisecond)
 	w.event(c.Name, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Successfully pulled image %q in %s. Image size: %d bytes.", c.Image, took, img.Size))
-	return img, nil
+	return img, true, nil
 }

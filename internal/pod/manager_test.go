@@ -85,14 +85,22 @@ type harness struct {
 	done   chan struct{}
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with the manager's Sandboxes made from
+// the fake ones by wrap (nil: the fake ones).
+func newHarnessWith(t *testing.T, wrap func(*fakeSandboxes) Sandboxes) *harness {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	rt := runtimetest.New("pause", "busybox:1")
 	rt.Now = clk.Now
 	sb := &fakeSandboxes{rt: rt}
+	var sandboxes Sandboxes = sb
+	if wrap != nil {
+		sandboxes = wrap(sb)
+	}
 	store := status.NewStore(clk, 100)
 	m := NewManager(Options{
-		Runtime: rt, Sandboxes: sb, Store: store, Clock: clk,
+		Runtime: rt, Sandboxes: sandboxes, Store: store, Clock: clk,
 		Logger: zaptest.NewLogger(t), NodeName: "node1", HostIP: "10.0.0.1",
 	})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -35,21 +35,23 @@ func (w *worker) logPath(container string, attempt int) string {
 // attempts older than the previous one (kept for logs --previous and
 // lastState). It returns when to look again.
 func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
-	now := w.m.o.Clock.Now()
 	retry := func(reason, msg string) time.Time {
+		// From the failure, not from the attempt's start: a pull may take
+		// long to fail, and ErrImagePull shows for its moment after that.
+		now := w.m.o.Clock.Now()
 		w.waiting[c.Name] = waiting{Reason: reason, Message: msg, Since: now}
 		w.steps[c.Name+"/setup"]++
 		d := lifecycle.Delay(w.steps[c.Name+"/setup"], w.m.o.BackOff)
 		w.due[c.Name] = now.Add(d)
 		return w.due[c.Name]
 	}
-	img, wt := w.ensureImage(ctx, c)
+	img, waited, wt := w.ensureImage(ctx, c)
 	if wt != nil {
 		due := retry(wt.Reason, wt.Message)
 		if wt.Reason == "ErrImagePull" {
 			// ErrImagePull shows for a moment, then ImagePullBackOff until
 			// the retry, as kubectl users know it.
-			if flip := now.Add(imagePullBackOffAfter); flip.Before(due) {
+			if flip := w.waiting[c.Name].Since.Add(imagePullBackOffAfter); flip.Before(due) {
 				return flip
 			}
 		}
@@ -60,12 +62,11 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	if w.pod.Spec.HostIPC {
 		paths.Shm = ""
 	}
+	// The file itself is made only right before the create, so that an
+	// attempt that fails before leaves none behind.
+	termLog := w.terminationLogPath(c, id)
 	// Volume errors (a failed hostPath type check, a subPath leaving its
 	// volume) are the container's, as the kubelet reports subPath ones.
-	termLog, err := w.createTerminationLog(c, id)
-	if err != nil {
-		return retry("CreateContainerConfigError", err.Error())
-	}
 	mounts, err := volume.ContainerMounts(w.pod, c, paths.Dir)
 	if err != nil {
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -127,8 +128,24 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		}
 		req.LogURI = uri
 	}
+	// The spec joins the sandbox's namespaces through /proc/<pid>/ns, by
+	// the pause PID this sync observed. After a wait (a pull, a slow
+	// step) that process may be gone and its PID another's: look again,
+	// and leave a changed sandbox to the next sync (SandboxChanged).
+	if waited || w.m.o.Clock.Since(w.sandboxSeen) >= sandboxRecheckAfter {
+		if !w.sandboxUnchanged(ctx, sb) {
+			w.poke()
+			return time.Time{}
+		}
+	}
+	if _, err := w.createTerminationLog(c, id); err != nil {
+		return retry("CreateContainerConfigError", err.Error())
+	}
 	w.m.track(id, w)
 	if err := w.m.o.Runtime.CreateContainer(ctx, req); err != nil {
+		if termLog != "" {
+			_ = os.Remove(termLog)
+		}
 		w.m.o.Metrics.runtimeErrors.WithLabelValues("create_container").Inc()
 		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerError", err.Error())
@@ -163,6 +180,34 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	}
 	w.pruneAttempts(ctx, obs, c.Name, attempt)
 	return time.Time{}
+}
+
+// sandboxRecheckAfter is how old the sandbox's observation may be when a
+// container is created without looking at the sandbox again. Below it
+// (no pull, nothing slow) the create costs no extra runtime call.
+const sandboxRecheckAfter = time.Second
+
+// sandboxUnchanged reports whether sb's pause process is still the one the
+// container spec names: the sandbox's task runs, with the same PID.
+func (w *worker) sandboxUnchanged(ctx context.Context, sb *runtime.Container) bool {
+	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID), runtime.LabelKind: runtime.KindSandbox})
+	if err != nil {
+		w.log.Warn("look at the sandbox again before creating a container", zap.String("sandbox", sb.ID), zap.Error(err))
+		return false
+	}
+	for _, c := range cs {
+		if c.ID != sb.ID {
+			continue
+		}
+		if c.State == runtime.StateRunning && c.Pid == sb.Pid {
+			return true
+		}
+		w.log.Info("sandbox changed while a container was prepared; syncing again",
+			zap.String("sandbox", sb.ID), zap.Uint32("pid", sb.Pid), zap.Uint32("pidNow", c.Pid), zap.Stringer("state", c.State))
+		return false
+	}
+	w.log.Info("sandbox gone while a container was prepared; syncing again", zap.String("sandbox", sb.ID))
+	return false
 }
 
 // pruneAttempts removes attempts older than attempt-1: the kubelet keeps

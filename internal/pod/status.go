@@ -17,6 +17,8 @@ import (
 type observed struct {
 	sandboxes  []runtime.Container // by attempt, newest last
 	containers map[string][]runtime.Container
+	// at is when the runtime was asked.
+	at time.Time
 }
 
 func observe(cs []runtime.Container) observed {

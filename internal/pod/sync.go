@@ -50,6 +50,7 @@ func (w *worker) sync(ctx context.Context) time.Time {
 	if relisted != nil {
 		obs = *relisted
 	}
+	w.sandboxSeen = obs.at
 	if sb == nil {
 		w.m.setSandbox(w.pod.UID, "")
 		return due

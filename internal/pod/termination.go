@@ -33,20 +33,28 @@ const (
 	fallbackBytes = 2 << 10
 )
 
+// terminationLogPath is the host file of attempt id's termination
+// message; "" for a container without terminationMessagePath.
+func (w *worker) terminationLogPath(c *v1.Container, id string) string {
+	if c.TerminationMessagePath == "" {
+		return ""
+	}
+	return filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "termination", id)
+}
+
 // createTerminationLog makes the host file for an attempt's termination
 // message. The file is world-writable, since the container may run as any
 // user and reaches it through its bind mount; its directory is
 // sandbox.PrivateDirMode, so no other host user can read, forge or grow a
 // message from the host side.
 func (w *worker) createTerminationLog(c *v1.Container, id string) (string, error) {
-	if c.TerminationMessagePath == "" {
+	path := w.terminationLogPath(c, id)
+	if path == "" {
 		return "", nil
 	}
-	dir := filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "termination")
-	if err := sandbox.MkdirPrivate(dir); err != nil {
+	if err := sandbox.MkdirPrivate(filepath.Dir(path)); err != nil {
 		return "", fmt.Errorf("termination message file: %w", err)
 	}
-	path := filepath.Join(dir, id)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o666)
 	if err != nil {
 		return "", fmt.Errorf("termination message file: %w", err)

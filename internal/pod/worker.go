@@ -62,6 +62,9 @@ type worker struct {
 	deletedAt *metav1.Time
 	// podIP is the running sandbox's pod IP (CNI), for probes and hooks.
 	podIP string
+	// sandboxSeen is when the sandbox this sync works with (its pause
+	// PID) was observed.
+	sandboxSeen time.Time
 }
 
 func newWorker(m *Manager, p *v1.Pod, after <-chan struct{}) *worker {
@@ -146,12 +149,15 @@ func (w *worker) run(ctx context.Context) {
 
 // list returns what the runtime has of this pod.
 func (w *worker) list(ctx context.Context) (observed, error) {
+	at := w.m.o.Clock.Now()
 	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID)})
 	if err != nil {
 		return observed{}, err
 	}
 	w.m.retrack(w, cs)
-	return observe(cs), nil
+	o := observe(cs)
+	o.at = at
+	return o, nil
 }
 
 // event records an event about the pod (or one of its containers).

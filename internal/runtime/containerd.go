@@ -26,6 +26,7 @@ import (
 	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
 	"go.uber.org/zap"
+	"k8s.io/utils/clock"
 )
 
 // labelLogURI keeps the task's log URI on the container so that a task can
@@ -50,7 +51,11 @@ type Options struct {
 	RegistryConfigDir string
 	// Credentials returns a registry host's user and password.
 	Credentials func(host string) (string, string, error)
-	Logger      *zap.Logger
+	// PullProgressDeadline cancels a pull that has waited this long for
+	// the registry with a request or a download open (ErrPullStalled);
+	// 0: no deadline.
+	PullProgressDeadline time.Duration
+	Logger               *zap.Logger
 }
 
 // Containerd implements Runtime with the containerd client. It uses only
@@ -66,6 +71,8 @@ type Containerd struct {
 	execFIFOs *execFIFOs
 	// users caches ImageUsers per image.
 	users imageUsersCache
+	// clock times pull progress.
+	clock clock.WithTicker
 }
 
 var _ Runtime = (*Containerd)(nil)
@@ -83,7 +90,7 @@ func NewContainerd(o Options) (*Containerd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", o.Address, err)
 	}
-	ctrd := &Containerd{client: c, o: o, log: o.Logger}
+	ctrd := &Containerd{client: c, o: o, log: o.Logger, clock: clock.RealClock{}}
 	ctrd.execSpecs = newExecSpecs(ctrd.loadProcessSpec)
 	// Next to the FIFOs containerd's own client library makes, named after
 	// the namespace and the containerd address, so that a leftover says
@@ -184,13 +191,14 @@ func repoDigest(ref, dgst string) string {
 }
 
 // PullImage pulls and unpacks an image. Plain HTTP is allowed only for
-// registries on localhost.
+// registries on localhost. A pull that waits PullProgressDeadline for the
+// registry fails with ErrPullStalled.
 func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) {
 	// A context that ends with the pull: the client keeps each content
 	// stream it opens (and a goroutine) until its context ends, and the
 	// caller's may live as long as the pod.
-	ctx, cancel := context.WithCancel(c.ctx(ctx))
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(c.ctx(ctx))
+	defer cancel(nil)
 	full, err := NormalizeImageRef(ref)
 	if err != nil {
 		return nil, err
@@ -201,11 +209,22 @@ func (c *Containerd) PullImage(ctx context.Context, ref string) (*Image, error) 
 	if c.o.RegistryConfigDir != "" {
 		opts.HostDir = config.HostDirFromRoot(c.o.RegistryConfigDir)
 	}
+	if d := c.o.PullProgressDeadline; d > 0 {
+		// The client's Pull has no progress option: its HTTP clients
+		// report to a watchdog that cancels the pull.
+		progress := newPullProgress(c.clock)
+		opts.UpdateClient = progress.updateClient
+		go progress.watch(ctx, d, cancel)
+	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: config.ConfigureHosts(ctx, opts)})
 	img, err := c.client.Pull(ctx, full,
 		client.WithResolver(resolver),
 		client.WithPullUnpack,
 		client.WithPullSnapshotter(c.o.Snapshotter))
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrPullStalled) {
+		c.log.Warn("image pull cancelled: no progress", zap.String("image", full), zap.Duration("deadline", c.o.PullProgressDeadline))
+		return nil, fmt.Errorf("pull image %s: %w", full, cause)
+	}
 	if err != nil {
 		return nil, wrapNotFound(err, "pull image "+full)
 	}

@@ -36,8 +36,15 @@ func (c *Containerd) RemoveImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.client.ImageService().Delete(ctx, full, images.SynchronousDelete()); err != nil {
+	is := c.client.ImageService()
+	img, err := is.Get(ctx, full)
+	if err != nil {
 		return wrapNotFound(err, "image "+full)
 	}
+	if err := is.Delete(ctx, full, images.SynchronousDelete()); err != nil {
+		return wrapNotFound(err, "image "+full)
+	}
+	// Another name may have the same target; it reads the files again.
+	c.users.forget(img.Target.Digest.String())
 	return nil
 }

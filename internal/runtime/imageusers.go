@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/mount"
@@ -29,26 +31,103 @@ type ImageUsers struct {
 	Groups []user.Group
 }
 
+// Bounds of the ImageUsers cache. Real images' files are a few KiB, so
+// the entries bound it in practice and the bytes against an image built
+// to be large; an entry over the bytes bound is not kept.
+const (
+	maxImageUsersEntries = 64
+	maxImageUsersBytes   = 16 << 20
+)
+
 // imageUsersCache remembers ImageUsers by target digest: an image's files
-// never change, so each is read once per daemon.
+// never change, so each is read once while it is in use. It keeps the
+// most recently used entries within maxEntries and maxBytes (an image
+// whose name moved to a new digest, such as :latest pulled again, leaves
+// its old entry to age out), and forgets an image when it is removed.
 type imageUsersCache struct {
-	mu sync.Mutex
-	m  map[string]*ImageUsers
+	// maxEntries and maxBytes: zero means the defaults above.
+	maxEntries int
+	maxBytes   int64
+
+	mu    sync.Mutex
+	order *list.List // of *usersEntry, most recently used first
+	byID  map[string]*list.Element
+	bytes int64
+}
+
+type usersEntry struct {
+	id   string
+	u    *ImageUsers
+	size int64
 }
 
 func (c *imageUsersCache) get(id string) *ImageUsers {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[id]
+	e, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*usersEntry).u
 }
 
 func (c *imageUsersCache) put(id string, u *ImageUsers) {
+	maxEntries, maxBytes := c.maxEntries, c.maxBytes
+	if maxEntries == 0 {
+		maxEntries = maxImageUsersEntries
+	}
+	if maxBytes == 0 {
+		maxBytes = maxImageUsersBytes
+	}
+	size := u.size()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*ImageUsers{}
+	if c.byID == nil {
+		c.byID = map[string]*list.Element{}
+		c.order = list.New()
 	}
-	c.m[id] = u
+	c.removeLocked(id)
+	if size > maxBytes {
+		return
+	}
+	c.byID[id] = c.order.PushFront(&usersEntry{id: id, u: u, size: size})
+	c.bytes += size
+	for c.order.Len() > maxEntries || c.bytes > maxBytes {
+		c.removeLocked(c.order.Back().Value.(*usersEntry).id)
+	}
+}
+
+// forget drops an image's entry (the image was removed).
+func (c *imageUsersCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removeLocked(id)
+}
+
+func (c *imageUsersCache) removeLocked(id string) {
+	e, ok := c.byID[id]
+	if !ok {
+		return
+	}
+	c.order.Remove(e)
+	delete(c.byID, id)
+	c.bytes -= e.Value.(*usersEntry).size
+}
+
+// size is about the memory u holds.
+func (u *ImageUsers) size() int64 {
+	n := int64(unsafe.Sizeof(*u))
+	for _, e := range u.Users {
+		n += int64(unsafe.Sizeof(e)) + int64(len(e.Name)+len(e.Pass)+len(e.Gecos)+len(e.Home)+len(e.Shell))
+	}
+	for _, g := range u.Groups {
+		n += int64(unsafe.Sizeof(g)) + int64(len(g.Name)+len(g.Pass))
+		for _, m := range g.List {
+			n += int64(unsafe.Sizeof(m)) + int64(len(m))
+		}
+	}
+	return n
 }
 
 // ImageUsers reads the image's /etc/passwd and /etc/group, which resolve a
@@ -56,8 +135,8 @@ func (c *imageUsersCache) put(id string, u *ImageUsers) {
 // them for the kubelet. They are read from a read-only view of the image's
 // unpacked layers, mounted for the moment of the read (the daemon is root),
 // with symbolic links resolved inside the image. The result is
-// cached by target digest, so only the first container of an image pays
-// for the mount. The files are those of image's target, the image the
+// cached by target digest (imageUsersCache), so only the first container
+// of an image pays for the mount. The files are those of image's target, the image the
 // caller resolved, whatever its name points at now.
 func (c *Containerd) ImageUsers(ctx context.Context, image *Image) (*ImageUsers, error) {
 	img, err := c.resolved(image)

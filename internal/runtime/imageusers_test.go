@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/moby/sys/user"
@@ -69,5 +70,69 @@ func TestReadUserFile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImageUsersCacheBounded: the cache keeps the most recently used
+// images within its entry and byte bounds, never keeps an entry larger
+// than the byte bound, and forgets a removed image.
+func TestImageUsersCacheBounded(t *testing.T) {
+	small := func(name string) *ImageUsers {
+		return &ImageUsers{Users: []user.User{{Name: name, Uid: 1000}}, Groups: []user.Group{{Name: name, List: []string{name}}}}
+	}
+	c := &imageUsersCache{maxEntries: 3, maxBytes: 1 << 20}
+	for _, id := range []string{"a", "b", "c"} {
+		c.put(id, small(id))
+	}
+	if c.get("a") == nil {
+		t.Fatal("a not cached")
+	}
+	c.put("d", small("d")) // b is the least recently used now
+	for id, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+		if got := c.get(id) != nil; got != want {
+			t.Errorf("after a fourth entry: %s cached %v, want %v", id, got, want)
+		}
+	}
+	if c.order.Len() != 3 || len(c.byID) != 3 {
+		t.Fatalf("%d entries (%d by id), want 3", c.order.Len(), len(c.byID))
+	}
+
+	c.forget("c")
+	if c.get("c") != nil || c.order.Len() != 2 {
+		t.Fatalf("c still cached after forget (%d entries)", c.order.Len())
+	}
+
+	// By bytes: an image with a huge /etc/group pushes others out, one
+	// over the bound is not kept at all.
+	huge := func(n int) *ImageUsers {
+		u := &ImageUsers{Groups: []user.Group{{Name: "g", List: make([]string, n)}}}
+		for i := range u.Groups[0].List {
+			u.Groups[0].List[i] = strings.Repeat("m", 100)
+		}
+		return u
+	}
+	c.put("big", huge(6000)) // about 700 KiB of the 1 MiB
+	if c.get("big") == nil {
+		t.Fatal("big not cached")
+	}
+	c.put("bigger", huge(6000))
+	if c.get("big") != nil || c.get("bigger") == nil {
+		t.Fatalf("two entries over the byte bound together: big %v bigger %v", c.get("big") != nil, c.get("bigger") != nil)
+	}
+	c.put("too big", huge(20000))
+	if c.get("too big") != nil {
+		t.Fatal("an entry over the byte bound was kept")
+	}
+	var sum int64
+	for e := c.order.Front(); e != nil; e = e.Next() {
+		sum += e.Value.(*usersEntry).size
+	}
+	if sum != c.bytes || c.bytes > c.maxBytes {
+		t.Fatalf("bytes %d, entries add up to %d, bound %d", c.bytes, sum, c.maxBytes)
+	}
+	// Put again under the same id replaces, not duplicates.
+	c.put("d", small("d2"))
+	if u := c.get("d"); u == nil || u.Users[0].Name != "d2" || len(c.byID) != c.order.Len() {
+		t.Fatalf("replaced entry %+v, %d by id, %d in order", u, len(c.byID), c.order.Len())
 	}
 }

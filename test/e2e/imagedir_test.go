@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,18 +55,7 @@ func TestImageArchiveDirectory(t *testing.T) {
 	f.Close()
 
 	for name, img := range map[string]string{"from-plain": "localhost/dropped/plain:1", "from-gzip": "localhost/dropped/gzip:1"} {
-		d.writeManifest(name+".yaml", fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: Never
-    command: ["sleep", "3600"]
-`, name, img))
+		d.writeManifest(name+".yaml", imagePod(name, img, v1.PullNever))
 		p := d.waitPod("default", name, 60*time.Second, func(p *v1.Pod) (bool, string) { return runningAndReady(p) })
 		if p.Status.ContainerStatuses[0].ImageID == "" {
 			t.Errorf("%s: no imageID", name)

@@ -31,20 +31,7 @@ func TestRegistryMirrorFromHostsToml(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, "--registry-config-dir", dir)
-	pod := func(name, image string) string {
-		return fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata:
-  name: %s
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: %s
-    imagePullPolicy: Always
-    command: ["sleep", "3600"]
-`, name, image)
-	}
+	pod := func(name, image string) string { return imagePod(name, image, v1.PullAlways) }
 	d.writeManifest("mirrored.yaml", pod("mirrored", fake+"/mirrored/busybox:1"))
 	d.writeManifest("missing.yaml", pod("missing", e.registry.host+"/no/such:1"))
 	d.writeManifest("unreachable.yaml", pod("unreachable", "127.0.0.1:1/nothing/here:1"))

@@ -34,7 +34,10 @@ type Fake struct {
 	errs       map[string]error
 	subs       []chan runtime.Event
 	exec       func(id string, cmd []string, timeout time.Duration) ([]byte, int, error)
-	nextPid    uint32
+	pull       func(ctx context.Context, ref string) error
+	// lists counts ListContainers calls by their match (listKey).
+	lists   map[string]int
+	nextPid uint32
 	// layers are the writable layer usages SetLayerUsage set.
 	layers map[string]int64
 	// Now is the clock the fake stamps times with.
@@ -225,14 +228,30 @@ func (f *Fake) GetImage(_ context.Context, ref string) (*runtime.Image, error) {
 	return &cp, nil
 }
 
+// OnPull makes every later PullImage run fn first (outside the fake's
+// lock, with the pull's context): a pull that fn fails fails with its
+// error, so fn can hold a pull until its context ends, as a stalled
+// registry would.
+func (f *Fake) OnPull(fn func(ctx context.Context, ref string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pull = fn
+}
+
 // PullImage implements runtime.Runtime; it fails unless an error is not
 // injected and the image was registered as pullable with AddImage first.
 func (f *Fake) PullImage(ctx context.Context, ref string) (*runtime.Image, error) {
 	f.mu.Lock()
 	err := f.record("PullImage", ref)
+	fn := f.pull
 	f.mu.Unlock()
 	if err != nil {
 		return nil, err
+	}
+	if fn != nil {
+		if err := fn(ctx, ref); err != nil {
+			return nil, fmt.Errorf("pull image %s: %w", ref, err)
+		}
 	}
 	return f.GetImage(ctx, ref)
 }
@@ -343,6 +362,10 @@ func (f *Fake) RemoveContainer(_ context.Context, id string) error {
 func (f *Fake) ListContainers(_ context.Context, match map[string]string) ([]runtime.Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lists == nil {
+		f.lists = map[string]int{}
+	}
+	f.lists[listKey(match)]++
 	if err := f.errs["ListContainers"]; err != nil {
 		return nil, err
 	}
@@ -363,6 +386,22 @@ next:
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// ListCalls counts the ListContainers calls made with exactly match.
+func (f *Fake) ListCalls(match map[string]string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lists[listKey(match)]
+}
+
+func listKey(match map[string]string) string {
+	keys := make([]string, 0, len(match))
+	for k, v := range match {
+		keys = append(keys, k+"="+v)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
 }
 
 // SetLayerUsage sets what WritableLayerUsage reports for a container.
