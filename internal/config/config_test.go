@@ -121,6 +121,9 @@ func TestRelativePathsMadeAbsolute(t *testing.T) {
 			if got[k] != w {
 				t.Errorf("config %q: %s = %q, want %q", file, k, got[k], w)
 			}
+		}
+	}
+}
 
 func TestImagePullProgressDeadline(t *testing.T) {
 	if d := Default().ImagePullProgressDeadline.Duration; d != time.Minute {
