@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// leftoverPod is a pod with a hostPort, a memory emptyDir (a tmpfs under
+// its pod dir, beside /dev/shm) and a termination-message file.
+func leftoverPod(name string, hostPort int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  namespace: net
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: scratch, emptyDir: {medium: Memory}}]
+  containers:
+  - name: c
+    image: localhost/minikubelet/busybox:e2e
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+    ports:
+    - containerPort: 80
+      hostPort: %d
+`, name, hostPort)
+}
+
+// podTrace is what a running pod has on the node, to look for after it
+// should be gone.
+type podTrace struct {
+	name, uid, sandbox, ip string
+}
+
+func (d *daemon) trace(name string) podTrace {
+	d.t.Helper()
+	p := d.waitRunning("net", name)
+	tr := podTrace{name: name, uid: string(p.UID), ip: podIPIn(d.t, p)}
+	for _, c := range d.podContainers(tr.uid) {
+		if c.Labels["io.minikubelet.kind"] == "sandbox" {
+			tr.sandbox = c.ID
+		}
+	}
+	if tr.sandbox == "" {
+		d.t.Fatalf("pod %s has no sandbox container", name)
+	}
+	return tr
+}
+
+// removeBehindBack deletes a pod's tasks and containers straight from
+// containerd, as an operator's `ctr` or a lost containerd database would,
+// with no CNI DEL, unmount or cgroup removal.
+func (d *daemon) removeBehindBack(uid string) {
+	d.t.Helper()
+	cs := d.podContainers(uid)
+	// App containers first, then the sandbox.
+	for pass := 0; pass < 2; pass++ {
+		for _, c := range cs {
+			if (c.Labels["io.minikubelet.kind"] == "sandbox") != (pass == 1) {
+				continue
+			}
+			_, _ = d.env.containerd.ctr(d.ns, "tasks", "rm", "-f", c.ID)
+			if out, err := d.env.containerd.ctr(d.ns, "containers", "rm", c.ID); err != nil {
+				d.t.Fatalf("ctr containers rm %s: %v\n%s", c.ID, err, out)
+			}
+		}
+	}
+}
+
+// sandboxTraces lists what is left of a sandbox's network: its namespace
+// pin, host-local leases naming it, NAT rules naming it (portmap's DNAT,
+// the bridge's masquerade; their comments carry the sandbox ID), and
+// libcni cache and record entries.
+func (d *daemon) sandboxTraces(dataDir, id string) []string {
+	var left []string
+	if _, err := os.Lstat(filepath.Join(d.stateDir, "netns", id)); err == nil {
+		left = append(left, "netns pin "+id)
+	}
+	entries, _ := os.ReadDir(dataDir)
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(dataDir, e.Name())); err == nil && strings.Contains(string(b), id) {
+			left = append(left, "ipam lease "+e.Name())
+		}
+	}
+	if haveIPTables() {
+		out, _ := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, id) {
+				left = append(left, "iptables "+l)
+			}
+		}
+	}
+	for _, sub := range []string{"cni/cache/results", "cni/attachments"} {
+		entries, _ := os.ReadDir(filepath.Join(d.stateDir, sub))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), id) {
+				left = append(left, sub+"/"+e.Name())
+			}
+		}
+	}
+	return left
+}
+
+// podTraces lists what is left of a pod itself: its directory, mounts
+// under it and cgroups.
+func (d *daemon) podTraces(uid string) []string {
+	var left []string
+	dir := filepath.Join(d.stateDir, "pods", uid)
+	if _, err := os.Lstat(dir); err == nil {
+		left = append(left, "pod dir "+dir)
+	}
+	mounts, _ := mountsUnder(dir)
+	for _, m := range mounts {
+		left = append(left, "mount "+m)
+	}
+	for _, c := range podCgroupDirs(uid) {
+		left = append(left, "cgroup "+c)
+	}
+	return left
+}
+
+// TestLeftoversCollectedAfterKill: kill -9 the daemon, then remove two
+// pods' containers from containerd behind its back: one pod whose
+// manifest is gone too, and one that is still wanted. The next daemon
+// collects the first pod's namespace pin, IPAM lease, NAT rules, pod
+// directory with its mounts, and cgroup, and the second pod's old
+// sandbox network (the pod itself is made again), while a third pod that
+// was never touched keeps running with the same container.
+func TestLeftoversCollectedAfterKill(t *testing.T) {
+	d, dataDir := netDaemon(t)
+	d.writeManifest("keep.yaml", leftoverPod("keep", 38301))
+	d.writeManifest("gone.yaml", leftoverPod("gone", 38302))
+	d.writeManifest("rebuilt.yaml", leftoverPod("rebuilt", 38303))
+	keep, gone, rebuilt := d.trace("keep"), d.trace("gone"), d.trace("rebuilt")
+	keepPod, _ := d.getPod("net", "keep")
+	keepID := containerID(t, containerStatus(t, keepPod, "c"))
+
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+	d.removeManifest("gone.yaml")
+	d.removeBehindBack(gone.uid)
+	d.removeBehindBack(rebuilt.uid)
+	// What the kill left, so that the checks below can fail.
+	for _, tr := range []podTrace{gone, rebuilt} {
+		if left := d.sandboxTraces(dataDir, tr.sandbox); len(left) == 0 {
+			t.Fatalf("pod %s: nothing of sandbox %s to collect", tr.name, tr.sandbox)
+		}
+	}
+	if left := d.podTraces(gone.uid); len(left) < 3 {
+		t.Fatalf("pod gone: want its dir, mounts and cgroups before the restart, have %q", left)
+	}
+
+	d.start()
+	d.waitFor(60*time.Second, "leftovers collected", func() (bool, string) {
+		var left []string
+		for _, tr := range []podTrace{gone, rebuilt} {
+			left = append(left, d.sandboxTraces(dataDir, tr.sandbox)...)
+		}
+		left = append(left, d.podTraces(gone.uid)...)
+		return len(left) == 0, "left behind:\n" + strings.Join(left, "\n")
+	})
+	log, _ := os.ReadFile(d.logPath)
+	for _, want := range []string{gone.sandbox, rebuilt.sandbox, gone.uid} {
+		if !strings.Contains(string(log), want) || !strings.Contains(string(log), "reclaimed leftover") {
+			t.Errorf("the daemon log names no reclaimed leftover %s", want)
+		}
+	}
+
+	// The still-wanted pod is made again; the untouched one is untouched.
+	p := d.waitRunning("net", "rebuilt")
+	if d.trace("rebuilt").sandbox == rebuilt.sandbox {
+		t.Errorf("pod rebuilt kept its removed sandbox %s", rebuilt.sandbox)
+	}
+	if left := d.podTraces(string(p.UID)); len(left) == 0 {
+		t.Errorf("pod rebuilt has no pod dir or cgroup: its own were collected")
+	}
+	keepPod = d.waitRunning("net", "keep")
+	cs := containerStatus(t, keepPod, "c")
+	if got := containerID(t, cs); got != keepID || cs.RestartCount != 0 || keepPod.Status.PodIP != keep.ip {
+		t.Errorf("pod keep: container %s restarts %d ip %s, want %s untouched at %s", got, cs.RestartCount, keepPod.Status.PodIP, keepID, keep.ip)
+	}
+	if left := d.sandboxTraces(dataDir, keep.sandbox); len(left) == 0 {
+		t.Errorf("pod keep lost its network")
+	}
+}
