@@ -6,8 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	v1 "k8s.io/api/core/v1"
 )
 
 // leftoverPod is a pod with a hostPort, a memory emptyDir (a tmpfs under
@@ -190,5 +193,73 @@ func TestLeftoversCollectedAfterKill(t *testing.T) {
 	}
 	if left := d.sandboxTraces(dataDir, keep.sandbox); len(left) == 0 {
 		t.Errorf("pod keep lost its network")
+	}
+}
+
+// TestFailedDelRetriedBeforeNewSandbox: the pause process dies while the
+// portmap plugin cannot run, so the dead sandbox's CNI DEL fails. The
+// daemon keeps the dead sandbox (the record of its network) and makes no
+// new one, says why in an event, and once the plugin is back releases the
+// old pin, lease and NAT rules before the new sandbox gets the hostPort.
+func TestFailedDelRetriedBeforeNewSandbox(t *testing.T) {
+	if !haveIPTables() {
+		t.Skip("iptables not installed: portmap cannot program hostPorts")
+	}
+	bin := t.TempDir()
+	for _, p := range []string{"bridge", "host-local", "portmap"} {
+		data, err := os.ReadFile(filepath.Join(cniBinDir, p))
+		if err != nil {
+			t.Skipf("CNI plugin %s: %v", p, err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, p), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, dataDir := netDaemon(t, "--cni-bin-dir", bin)
+	const port = 38311
+	d.writeManifest("delfail.yaml", leftoverPod("delfail", port))
+	old := d.trace("delfail")
+
+	portmap := filepath.Join(bin, "portmap")
+	if err := os.Chmod(portmap, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(d.taskPid(old.sandbox), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.waitFor(60*time.Second, "the failed release reported", func() (bool, string) {
+		evs := podEvents(t, d, "net", "delfail")
+		return findEvent(evs, v1.EventTypeWarning, "FailedCreatePodSandBox", "", "release dead sandbox "+old.sandbox) != nil, eventList(evs)
+	})
+	var sandboxes []string
+	for _, c := range d.podContainers(old.uid) {
+		if c.Labels["io.minikubelet.kind"] == "sandbox" {
+			sandboxes = append(sandboxes, c.ID)
+		}
+	}
+	if len(sandboxes) != 1 || sandboxes[0] != old.sandbox {
+		t.Fatalf("sandboxes %v while the dead one's network is attached, want only %s", sandboxes, old.sandbox)
+	}
+	if left := d.sandboxTraces(dataDir, old.sandbox); len(left) == 0 {
+		t.Fatal("the dead sandbox's network is gone although its DEL failed")
+	}
+
+	if err := os.Chmod(portmap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d.waitFor(90*time.Second, "old network released", func() (bool, string) {
+		left := d.sandboxTraces(dataDir, old.sandbox)
+		return len(left) == 0, "left behind:\n" + strings.Join(left, "\n")
+	})
+	cur := d.trace("delfail")
+	if cur.sandbox == old.sandbox {
+		t.Fatalf("pod still on its dead sandbox %s", old.sandbox)
+	}
+	var dnat bool
+	for _, l := range d.sandboxTraces(dataDir, cur.sandbox) {
+		dnat = dnat || (strings.Contains(l, "CNI-HOSTPORT-DNAT") && strings.Contains(l, fmt.Sprint(port)))
+	}
+	if !dnat {
+		t.Errorf("the new sandbox %s has no DNAT rule for hostPort %d", cur.sandbox, port)
 	}
 }
