@@ -263,3 +263,61 @@ func TestFailedDelRetriedBeforeNewSandbox(t *testing.T) {
 		t.Errorf("the new sandbox %s has no DNAT rule for hostPort %d", cur.sandbox, port)
 	}
 }
+
+// TestKilledDuringSandboxStart: kill -9 the daemon the moment a pod's
+// CNI attachment is recorded (its ADD starting or under way), remove the
+// manifest, and start the daemon again: the sandbox's network, pin, pod
+// dir and cgroups all go.
+func TestKilledDuringSandboxStart(t *testing.T) {
+	d, dataDir := netDaemon(t)
+	records := filepath.Join(d.stateDir, "cni", "attachments")
+	d.writeManifest("racy.yaml", leftoverPod("racy", 38321))
+	var id string
+	deadline := time.Now().Add(60 * time.Second)
+	for id == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no cni attachment record within 60s")
+		}
+		entries, _ := os.ReadDir(records)
+		for _, e := range entries {
+			if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !strings.HasPrefix(n, ".") {
+				id = n
+			}
+		}
+		if id == "" {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.exited
+	var uid string
+	for _, c := range mustContainers(t, d) {
+		if c.ID == id {
+			uid = c.Labels["io.minikubelet.pod.uid"]
+		}
+	}
+	if uid == "" {
+		t.Fatalf("cni attachment %s without its sandbox container: the ADD came before the record", id)
+	}
+	t.Logf("killed during the ADD of sandbox %s; left: %q", id, d.sandboxTraces(dataDir, id))
+	d.removeManifest("racy.yaml")
+	d.start()
+	d.waitFor(60*time.Second, "nothing left of the pod", func() (bool, string) {
+		left := append(d.sandboxTraces(dataDir, id), d.podTraces(uid)...)
+		for _, c := range mustContainers(t, d) {
+			left = append(left, "container "+c.ID)
+		}
+		return len(left) == 0, "left behind:\n" + strings.Join(left, "\n")
+	})
+}
+
+func mustContainers(t *testing.T, d *daemon) []containerObj {
+	t.Helper()
+	cs, err := d.env.containerd.containers(d.ns, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
