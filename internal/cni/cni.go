@@ -59,7 +59,10 @@ type Network struct {
 	list *libcni.NetworkConfigList
 	// Source is the file the configuration came from.
 	Source string
-	log    *zap.Logger
+	// records holds one file per attachment made or being made (see
+	// record.go), so that a DEL is possible for as long as it is needed.
+	records string
+	log     *zap.Logger
 }
 
 // ErrNoPlugins means a plugin the network needs is not installed; pods
@@ -103,10 +106,11 @@ func New(o Options) (*Network, error) {
 		}
 	}
 	return &Network{
-		cni:    libcni.NewCNIConfigWithCacheDir(o.BinDirs, filepath.Join(o.StateDir, "cache"), nil),
-		list:   list,
-		Source: src,
-		log:    o.Logger,
+		cni:     libcni.NewCNIConfigWithCacheDir(o.BinDirs, filepath.Join(o.StateDir, "cache"), nil),
+		list:    list,
+		Source:  src,
+		records: filepath.Join(o.StateDir, "attachments"),
+		log:     o.Logger,
 	}, nil
 }
 
@@ -237,24 +241,31 @@ func runtimeConf(id, netns string, pod *v1.Pod) *libcni.RuntimeConf {
 }
 
 // Setup attaches the sandbox's network namespace and returns the pod's
-// IPv4 address (or its first address when it has no IPv4 one). A failed
-// ADD is undone.
+// IPv4 address (or its first address when it has no IPv4 one). What a DEL
+// needs is recorded before the ADD, so a daemon killed during the ADD
+// leaves a record to DEL it from; a failed ADD is undone, and when that
+// DEL fails too the record stays for Teardown to retry.
 func (n *Network) Setup(ctx context.Context, id, netns string, pod *v1.Pod) (ip string, retErr error) {
 	rt := runtimeConf(id, netns, pod)
-	res, err := n.cni.AddNetworkList(ctx, n.list, rt)
-	if err != nil {
-		if derr := n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list, rt); derr != nil {
-			n.log.Warn("roll back cni add", zap.String("sandbox", id), zap.Error(derr))
-		}
-		return "", fmt.Errorf("cni add to network %q: %w", n.list.Name, err)
+	if err := n.writeRecord(id, rt); err != nil {
+		return "", err
 	}
 	defer func() {
-		if retErr != nil {
-			if derr := n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list, rt); derr != nil {
-				n.log.Warn("roll back cni add", zap.String("sandbox", id), zap.Error(derr))
-			}
+		if retErr == nil {
+			return
+		}
+		if derr := n.cni.DelNetworkList(context.WithoutCancel(ctx), n.list, rt); derr != nil {
+			n.log.Warn("roll back cni add; the attachment stays recorded for a later teardown", zap.String("sandbox", id), zap.Error(derr))
+			return
+		}
+		if rerr := n.removeRecord(id); rerr != nil {
+			n.log.Warn("remove cni attachment record", zap.String("sandbox", id), zap.Error(rerr))
 		}
 	}()
+	res, err := n.cni.AddNetworkList(ctx, n.list, rt)
+	if err != nil {
+		return "", fmt.Errorf("cni add to network %q: %w", n.list.Name, err)
+	}
 	ip, err = resultIP(res)
 	if err != nil {
 		return "", fmt.Errorf("cni add to network %q: %w", n.list.Name, err)
@@ -288,10 +299,13 @@ func resultIP(res types.Result) (string, error) {
 
 // Teardown detaches a sandbox from every network libcni's cache says it
 // was attached to, with the cached configuration and port mappings, so
-// it works after a daemon restart or a change of configuration. A sandbox
-// with nothing cached (never attached, or already detached) is a no-op.
-// netns may be empty when the namespace is already gone; plugins then
-// release what lives outside it (addresses, iptables rules).
+// it works after a daemon restart or a change of configuration. With
+// nothing cached (a daemon killed during the ADD) it DELs from the
+// daemon's own record of the attachment. The record goes only once every
+// DEL succeeded, so a failed teardown can be retried, by this daemon or a
+// later one. A sandbox with neither (never attached, or already detached)
+// is a no-op. netns may be empty when the namespace is already gone;
+// plugins then release what lives outside it (addresses, iptables rules).
 func (n *Network) Teardown(ctx context.Context, id, netns string) error {
 	atts, err := n.cni.GetCachedAttachments(id)
 	if err != nil {
@@ -312,5 +326,43 @@ func (n *Network) Teardown(ctx context.Context, id, netns string) error {
 			errs = append(errs, fmt.Errorf("cni del from network %q: %w", list.Name, err))
 		}
 	}
-	return errors.Join(errs...)
+	if len(atts) == 0 {
+		rec, err := n.readRecord(id)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case rec != nil:
+			if err := n.delRecorded(ctx, id, netns, rec); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return n.removeRecord(id)
+}
+
+// Attached returns the sandbox IDs the network may still hold something
+// for: those in libcni's cache and those with a record of their own.
+func (n *Network) Attached() ([]string, error) {
+	atts, err := n.cni.GetCachedAttachments("")
+	if err != nil {
+		return nil, fmt.Errorf("read cni cache: %w", err)
+	}
+	ids, err := n.recordIDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		ids = append(ids, a.ContainerID)
+	}
+	sort.Strings(ids)
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }

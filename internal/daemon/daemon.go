@@ -125,7 +125,8 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		PodMaxPids: cfg.PodMaxPids,
 	}
 	// Pod network (CNI); without one pods keep a loopback-only network.
-	if nw := podNetwork(cfg, log.Named("cni")); nw != nil {
+	nw := podNetwork(cfg, log.Named("cni"))
+	if nw != nil {
 		sandboxes.Network = nw
 	}
 	hostIP := hostIP()
@@ -164,6 +165,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		},
 	})
 	go archives.Run(runCtx)
+	// What a killed daemon left that no pod owns is collected once the
+	// first sync made a worker for every wanted pod, then periodically.
+	firstSync := make(chan struct{})
+	go leftoverCollector(sandboxes, nw, rt, pods, clk, log.Named("leftovers")).Run(runCtx, firstSync, leftoverPeriod, leftoverTimeout)
 	if cfg.ImageGCHighThresholdPercent < 100 {
 		gc := imagegc.New(imagegc.Options{
 			Runtime: rt, FSPath: imageFSPath(cfg, embedded),
@@ -198,7 +203,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			}
 		case u := <-updates:
 			b.setManifestErr(cfg.ManifestDir, u.DirErr)
-			apply(ctx, u, pods, store, cfg.NodeName, log)
+			if apply(ctx, u, pods, store, cfg.NodeName, log) && firstSync != nil {
+				close(firstSync)
+				firstSync = nil
+			}
 			if startingUp {
 				// The first update is the manifest directory's initial
 				// scan, always sent: from here on the daemon only reacts,
@@ -211,8 +219,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 }
 
 // apply hands a manifest update to the pod manager and turns problems not
-// reported before into Warning events.
-func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *status.Store, node string, log *zap.Logger) {
+// reported before into Warning events. It reports whether the pod manager
+// was synced (the directory was read).
+func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *status.Store, node string, log *zap.Logger) bool {
 	desired := make([]*v1.Pod, 0, len(u.Pods))
 	for _, p := range u.Pods {
 		desired = append(desired, p.Pod)
@@ -235,6 +244,7 @@ func apply(ctx context.Context, u manifest.Update, pods *pod.Manager, store *sta
 		// about the node; its message names the file and the reasons.
 		store.Event(v1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node}, v1.EventTypeWarning, "InvalidManifest", s.Message)
 	}
+	return u.Listed
 }
 
 // watchdog pings systemd's watchdog (WatchdogSec in the unit) at half its

@@ -206,7 +206,10 @@ func (w *worker) ensureSandbox(ctx context.Context, obs observed) (sb *runtime.C
 		w.stopAll(ctx, obs)
 		for _, old := range obs.sandboxes {
 			if err := w.m.o.Sandboxes.Remove(ctx, old.ID); err != nil {
-				w.log.Warn("remove dead sandbox", zap.String("sandbox", old.ID), zap.Error(err))
+				// Its network is still attached: a new sandbox now would
+				// have its hostPorts shadowed by the dead one's rules.
+				// The removal (and so the CNI DEL) is retried first.
+				return relist(w.sandboxFailed(fmt.Errorf("release dead sandbox %s: %w", old.ID, err)))
 			}
 		}
 	}

@@ -90,13 +90,6 @@ func mountShm(path string) error {
 	return nil
 }
 
-func unmountShm(path string) error {
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount pod shm %s: %w", path, err)
-	}
-	return nil
-}
-
 // mounted reports whether path is a mount point (its device differs from
 // its parent's).
 func mounted(path string) bool {

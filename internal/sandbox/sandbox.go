@@ -190,33 +190,7 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 	}
 	if !pod.Spec.HostNetwork {
 		sb.NetNSPath = m.NetNSPath(id)
-		if err := os.MkdirAll(filepath.Dir(sb.NetNSPath), 0o755); err != nil {
-			return err
-		}
-		if err := pinNetNS(sb.NetNSPath); err != nil {
-			return err
-		}
-		defer func() {
-			if retErr != nil {
-				if err := unpinNetNS(sb.NetNSPath); err != nil {
-					log.Warn("roll back network namespace", zap.Error(err))
-				}
-			}
-		}()
 	}
-	podIP, err := m.setupNetwork(ctx, pod, id, sb.NetNSPath)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil && podIP != "" {
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := m.Network.Teardown(cctx, id, sb.NetNSPath); err != nil {
-				log.Warn("roll back pod network", zap.Error(err))
-			}
-		}
-	}()
 	s, err := spec.SandboxSpec(sb)
 	if err != nil {
 		return err
@@ -224,24 +198,62 @@ func (m *Manager) Run(ctx context.Context, pod *v1.Pod, id string, attempt int) 
 	labels := PodLabels(pod)
 	labels[runtime.LabelKind] = runtime.KindSandbox
 	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
-	if podIP != "" {
-		labels[LabelPodIP] = podIP
-	}
+	// The container is the record of the sandbox ID, made before the
+	// namespace pin and the CNI ADD: whatever a kill -9 leaves of those is
+	// found through it (the worker or the orphan cleanup releases it) or,
+	// without it, is a leftover that no sandbox owns (see
+	// internal/leftovers).
 	if err := m.Runtime.CreateContainer(ctx, runtime.CreateRequest{
 		ID: id, Image: img, Spec: s, Labels: labels,
 	}); err != nil {
 		return err
 	}
+	released := true
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		if !released {
+			// The record stays until the network is released: Remove
+			// retries the release first.
+			log.Warn("keeping the sandbox container until its network is released")
+			return
+		}
+		// A fresh context: the caller's may be what failed.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Runtime.RemoveContainer(cctx, id); err != nil {
+			log.Warn("roll back sandbox container", zap.Error(err))
+		}
+	}()
+	if pod.Spec.HostNetwork {
+		return m.Runtime.StartContainer(ctx, id)
+	}
 	defer func() {
 		if retErr != nil {
-			// A fresh context: the caller's may be what failed.
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := m.Runtime.RemoveContainer(cctx, id); err != nil {
-				log.Warn("roll back sandbox container", zap.Error(err))
+			if err := m.releaseNetwork(cctx, id); err != nil {
+				released = false
+				log.Warn("roll back pod network", zap.Error(err))
 			}
 		}
 	}()
+	if err := os.MkdirAll(filepath.Dir(sb.NetNSPath), 0o755); err != nil {
+		return err
+	}
+	if err := pinNetNS(sb.NetNSPath); err != nil {
+		return err
+	}
+	podIP, err := m.setupNetwork(ctx, pod, id, sb.NetNSPath)
+	if err != nil {
+		return err
+	}
+	if podIP != "" {
+		if err := m.Runtime.SetLabels(ctx, id, map[string]string{LabelPodIP: podIP}); err != nil {
+			return fmt.Errorf("record pod IP of sandbox %s: %w", id, err)
+		}
+	}
 	return m.Runtime.StartContainer(ctx, id)
 }
 
@@ -254,30 +266,64 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	return m.releaseNetwork(ctx, id)
 }
 
-// Remove deletes a stopped sandbox container, detaches its network (if
-// Stop did not) and removes its network namespace pin.
+// Remove detaches a stopped sandbox's network (if Stop did not), removes
+// its network namespace pin, and only then deletes the container: the
+// container is the record of the sandbox ID, so a release that fails
+// keeps it, and a retry (of this daemon or a later one) can finish.
 func (m *Manager) Remove(ctx context.Context, id string) error {
+	if err := m.releaseNetwork(ctx, id); err != nil {
+		return err
+	}
 	if err := m.Runtime.RemoveContainer(ctx, id); err != nil {
 		return fmt.Errorf("remove sandbox %s: %w", id, err)
 	}
-	return m.releaseNetwork(ctx, id)
+	return nil
 }
 
 // Cleanup removes what is left of a pod on the node once all its
-// containers are gone: shm and volume mounts, files (emptyDirs included),
-// logs and its cgroup. The directory is only removed once nothing is
-// mounted under it: a subPath bind left in place would let the removal
-// reach into a hostPath volume.
+// containers are gone: its directory (with every mount under it: shm,
+// volumes, subPath binds; files, emptyDirs, logs) and its cgroup.
 func (m *Manager) Cleanup(uid string) error {
-	p := m.PodPaths(uid)
-	var errs []error
-	shmErr := unmountShm(p.Shm)
-	volErr := volume.Teardown(p.Dir)
-	if err := errors.Join(shmErr, volErr); err != nil {
-		errs = append(errs, err)
-	} else if err := os.RemoveAll(p.Dir); err != nil {
-		errs = append(errs, fmt.Errorf("remove pod directory: %w", err))
+	return errors.Join(m.RemovePodDir(uid), m.RemovePodCgroups(uid))
+}
+
+// RemovePodDir unmounts everything under a pod's directory, then removes
+// it. The directory is only removed once nothing is mounted under it: a
+// subPath bind left in place would let the removal reach into a hostPath
+// volume. A pod directory that is a symlink (not made by the daemon) is
+// removed as a link, never followed.
+func (m *Manager) RemovePodDir(uid string) error {
+	dir := m.PodDir(uid)
+	if uid == "" || filepath.Base(dir) != uid {
+		return fmt.Errorf("remove pod directory: bad pod uid %q", uid)
 	}
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("remove pod directory: %w", err)
+	case !fi.IsDir():
+		if err := os.Remove(dir); err != nil {
+			return fmt.Errorf("remove pod directory: %w", err)
+		}
+		return nil
+	}
+	if parent, err := os.Lstat(filepath.Dir(dir)); err != nil || !parent.IsDir() {
+		return fmt.Errorf("remove pod directory %s: %s is not a directory", dir, filepath.Dir(dir))
+	}
+	if err := volume.UnmountAll(dir); err != nil {
+		return fmt.Errorf("unmount under pod directory: %w", err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove pod directory: %w", err)
+	}
+	return nil
+}
+
+// RemovePodCgroups removes the pod's cgroup wherever its QoS class put it.
+func (m *Manager) RemovePodCgroups(uid string) error {
+	var errs []error
 	for _, cg := range spec.PodCgroups(uid) {
 		if err := removeCgroup(cg); err != nil {
 			errs = append(errs, err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -42,4 +44,49 @@ func TestPreparePodDirModes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRemovePodDirStaysInside: a pod directory with a bind mount of an
+// outside directory under it loses the mount, not the outside files; a
+// pod directory that is a symlink is removed as a link, never followed.
+func TestRemovePodDirStaysInside(t *testing.T) {
+	state := t.TempDir()
+	m := &Manager{StateDir: state}
+	outside := t.TempDir()
+	keep := filepath.Join(outside, "keep")
+	if err := os.WriteFile(keep, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(state, "pods"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, m.PodDir("link")); err != nil {
+		t.Fatal(err)
+	}
+	removeKeeping := func(uid string) {
+		t.Helper()
+		if err := m.RemovePodDir(uid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(m.PodDir(uid)); !os.IsNotExist(err) {
+			t.Errorf("pod dir %s left: %v", uid, err)
+		}
+		if _, err := os.Stat(keep); err != nil {
+			t.Fatalf("removal of pod dir %s reached outside: %v", uid, err)
+		}
+	}
+	removeKeeping("link")
+
+	if os.Geteuid() != 0 {
+		t.Skip("the bind-mount case needs root (hack/test.sh runs it as root)")
+	}
+	target := filepath.Join(m.PodDir("u1"), "volume-subpaths", "v", "c", "0")
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(outside, target, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	removeKeeping("u1")
 }
