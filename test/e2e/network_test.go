@@ -398,16 +398,7 @@ func checkNoNetworkLeft(t *testing.T, d *daemon, dataDir string) {
 			if err != nil {
 				return false, fmt.Sprintf("iptables-save: %v: %s", err, out)
 			}
-			for _, l := range strings.Split(string(out), "\n") {
-				switch {
-				case strings.HasPrefix(l, ":CNI-DN-"), strings.HasPrefix(l, "-A CNI-DN-"):
-					left = append(left, "iptables "+l)
-				case strings.HasPrefix(l, "-A CNI-HOSTPORT-DNAT") && strings.Contains(l, "CNI-DN-"):
-					left = append(left, "iptables "+l)
-				case strings.Contains(l, `name: \"`+e2eNetName+`\"`), strings.Contains(l, `name: "`+e2eNetName+`"`):
-					left = append(left, "iptables "+l)
-				}
-			}
+			left = append(left, natRulesOf(string(out), e2eSubnet, e2eNetName)...)
 		}
 		for _, sub := range []string{"cni/cache/results", "netns"} {
 			entries, _ := os.ReadDir(filepath.Join(d.stateDir, sub))
@@ -417,6 +408,47 @@ func checkNoNetworkLeft(t *testing.T, d *daemon, dataDir string) {
 		}
 		return len(left) == 0, "left behind:\n" + strings.Join(left, "\n")
 	})
+}
+
+// natRulesOf returns the lines of an iptables-save of the nat table that
+// belong to one CNI network: portmap's per-container CNI-DN-* chains whose
+// rules name the network's subnet or that the network's DNAT jump rules
+// lead to, those rules, and anything that names the network. Other
+// software's (or another test's) rules on the machine are not ours to
+// check.
+func natRulesOf(save, subnet, netName string) []string {
+	lines := strings.Split(save, "\n")
+	named := func(l string) bool {
+		return strings.Contains(l, `name: \"`+netName+`\"`) || strings.Contains(l, `name: "`+netName+`"`)
+	}
+	ours := map[string]bool{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		if strings.HasPrefix(f[1], "CNI-DN-") && strings.Contains(l, subnet) {
+			ours[f[1]] = true
+		}
+		if named(l) {
+			for i, w := range f {
+				if w == "-j" && i+1 < len(f) && strings.HasPrefix(f[i+1], "CNI-DN-") {
+					ours[f[i+1]] = true
+				}
+			}
+		}
+	}
+	var left []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && strings.HasPrefix(f[0], ":") && ours[strings.TrimPrefix(f[0], ":")],
+			len(f) > 1 && f[0] == "-A" && ours[f[1]],
+			named(l):
+			left = append(left, "iptables "+l)
+		}
+	}
+	return left
 }
 
 // execIn runs a command in a running container with ctr. (busybox
@@ -494,5 +526,29 @@ func TestNetworkDefault(t *testing.T) {
 		if net.ParseIP(e.Name()) != nil {
 			t.Errorf("allocation %s left", e.Name())
 		}
+	}
+}
+
+// TestNatRulesOfIsScoped checks the leak check itself: another network's
+// leftovers are not ours, our own are all found.
+func TestNatRulesOfIsScoped(t *testing.T) {
+	save := `*nat
+:CNI-DN-aaa - [0:0]
+:CNI-DN-bbb - [0:0]
+:CNI-DN-ccc - [0:0]
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"mine\" id: \"x\"" -m multiport --dports 80 -j CNI-DN-aaa
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"other\" id: \"y\"" -m multiport --dports 81 -j CNI-DN-bbb
+-A CNI-DN-aaa -s 10.1.0.0/24 -p tcp -m tcp --dport 80 -j CNI-HOSTPORT-SETMARK
+-A CNI-DN-bbb -s 10.2.0.0/24 -p tcp -m tcp --dport 81 -j CNI-HOSTPORT-SETMARK
+-A CNI-DN-ccc -s 10.1.0.0/24 -p tcp -m tcp --dport 82 -j DNAT --to-destination 10.1.0.9:8080
+COMMIT`
+	got := strings.Join(natRulesOf(save, "10.1.0.0/24", "mine"), "\n")
+	for _, want := range []string{":CNI-DN-aaa", ":CNI-DN-ccc", "-j CNI-DN-aaa", "-A CNI-DN-aaa", "-A CNI-DN-ccc"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("our %q not found in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "bbb") {
+		t.Errorf("another network's rules taken for ours:\n%s", got)
 	}
 }
