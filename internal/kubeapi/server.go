@@ -160,6 +160,28 @@ func parseListOptions(w http.ResponseWriter, r *http.Request) (listOptions, bool
 	return listOptions{labels: ls, fields: fs}, true
 }
 
+// selectItems parses the request's selectors (a field outside the ones
+// fieldsOf knows is a 400, as the API server does) and returns the items
+// both match, never nil; false when it has answered with an error.
+func selectItems[T any](w http.ResponseWriter, r *http.Request, resource string, items []T,
+	labelsOf func(*T) map[string]string, fieldsOf func(*T) fields.Set) ([]T, bool) {
+	opts, ok := parseListOptions(w, r)
+	if !ok {
+		return nil, false
+	}
+	var zero T
+	if !checkFields(w, resource, opts.fields, fieldsOf(&zero)) {
+		return nil, false
+	}
+	out := make([]T, 0, len(items))
+	for i := range items {
+		if opts.labels.Matches(labels.Set(labelsOf(&items[i]))) && opts.fields.Matches(fieldsOf(&items[i])) {
+			out = append(out, items[i])
+		}
+	}
+	return out, true
+}
+
 // checkFields refuses a field selector naming a field outside known, as
 // the API server does.
 func checkFields(w http.ResponseWriter, resource string, fs fields.Selector, known fields.Set) bool {
@@ -228,23 +250,13 @@ func (a *API) pods(ns string) []v1.Pod {
 }
 
 func (a *API) listPods(w http.ResponseWriter, r *http.Request) {
-	opts, ok := parseListOptions(w, r)
+	items, ok := selectItems(w, r, "pods", a.pods(r.PathValue("namespace")),
+		func(p *v1.Pod) map[string]string { return p.Labels }, podFields)
 	if !ok {
 		return
 	}
-	probe := podFields(&v1.Pod{})
-	if !checkFields(w, "pods", opts.fields, probe) {
-		return
-	}
-	var items []v1.Pod
-	for _, p := range a.pods(r.PathValue("namespace")) {
-		if opts.labels.Matches(labels.Set(p.Labels)) && opts.fields.Matches(podFields(&p)) {
-			p.TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
-			items = append(items, p)
-		}
-	}
-	if items == nil {
-		items = []v1.Pod{}
+	for i := range items {
+		items[i].TypeMeta = metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}
 	}
 	if wantsTable(r) {
 		writeJSON(w, http.StatusOK, podTable(items, a.o.Clock.Now()))
@@ -309,22 +321,13 @@ func (a *API) namespaces() []v1.Namespace {
 }
 
 func (a *API) listNamespaces(w http.ResponseWriter, r *http.Request) {
-	opts, ok := parseListOptions(w, r)
+	items, ok := selectItems(w, r, "namespaces", a.namespaces(),
+		func(n *v1.Namespace) map[string]string { return n.Labels },
+		func(n *v1.Namespace) fields.Set {
+			return fields.Set{"metadata.name": n.Name, "status.phase": string(n.Status.Phase)}
+		})
 	if !ok {
 		return
-	}
-	if !checkFields(w, "namespaces", opts.fields, fields.Set{"metadata.name": "", "status.phase": ""}) {
-		return
-	}
-	var items []v1.Namespace
-	for _, n := range a.namespaces() {
-		if opts.labels.Matches(labels.Set(n.Labels)) &&
-			opts.fields.Matches(fields.Set{"metadata.name": n.Name, "status.phase": string(n.Status.Phase)}) {
-			items = append(items, n)
-		}
-	}
-	if items == nil {
-		items = []v1.Namespace{}
 	}
 	if wantsTable(r) {
 		writeJSON(w, http.StatusOK, namespaceTable(items, a.o.Clock.Now()))
@@ -353,26 +356,18 @@ func (a *API) getNamespace(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
-	opts, ok := parseListOptions(w, r)
+	ns := r.PathValue("namespace")
+	var all []v1.Event
+	for _, e := range a.o.Backend.Events("", "") {
+		if ns == "" || e.Namespace == ns {
+			e.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
+			all = append(all, e)
+		}
+	}
+	items, ok := selectItems(w, r, "events", all,
+		func(e *v1.Event) map[string]string { return e.Labels }, eventFields)
 	if !ok {
 		return
-	}
-	if !checkFields(w, "events", opts.fields, eventFields(&v1.Event{})) {
-		return
-	}
-	ns := r.PathValue("namespace")
-	var items []v1.Event
-	for _, e := range a.o.Backend.Events("", "") {
-		if ns != "" && e.Namespace != ns {
-			continue
-		}
-		if opts.labels.Matches(labels.Set(e.Labels)) && opts.fields.Matches(eventFields(&e)) {
-			e.TypeMeta = metav1.TypeMeta{Kind: "Event", APIVersion: "v1"}
-			items = append(items, e)
-		}
-	}
-	if items == nil {
-		items = []v1.Event{}
 	}
 	if wantsTable(r) {
 		writeJSON(w, http.StatusOK, eventTable(items, a.o.Clock.Now()))
