@@ -122,3 +122,20 @@ func newImagesCmd(socket *string) *cobra.Command {
 	})
 	return images
 }
+
+func newKubeconfigCmd(socket *string) *cobra.Command {
+	var role, server string
+	cmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Issue a client certificate (admin only) and print a kubeconfig for kubectl against this node",
+		Long: "Asks the daemon to issue a client certificate for the role, signed by the node CA, and prints a\n" +
+			"kubeconfig for it. The certificate is valid for 7 days; run the command again to renew it.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cli.Kubeconfig(cmd.Context(), cli.Socket(*socket), role, server, os.Stdout)
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "admin", "role of the certificate: admin or view")
+	cmd.Flags().StringVar(&server, "server", "", "API URL in the kubeconfig (default https://<kube-api-address>)")
+	return cmd
+}

@@ -38,6 +38,6 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&socket, "socket", "", "daemon socket (default $MINIKUBELET_SOCKET or /run/minikubelet/minikubelet.sock)")
 	root.AddCommand(newDaemonCmd(), newGetCmd(&socket), newDescribeCmd(&socket), newLogsCmd(&socket),
-		newImagesCmd(&socket), newValidateCmd(), newVersionCmd())
+		newImagesCmd(&socket), newKubeconfigCmd(&socket), newValidateCmd(), newVersionCmd())
 	return root
 }

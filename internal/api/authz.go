@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minikubelet/minikubelet/internal/kubeapi"
 )
 
 // role is what a caller may do (SPEC section 5). The order matters: a
@@ -75,6 +77,13 @@ var viewReads = []struct{ path, resource, verb string }{
 	{"/events", "events", "list"},
 	{"/metrics", "metrics", "get"},
 	{"/images", "images", "list"},
+	// The Kubernetes API: its routes answer GET only for reads (a write
+	// needs admin here, and then gets kubeapi's 405).
+	{"/api", "api", "get"},
+	{"/api/", "api", "get"},
+	{"/apis", "apis", "get"},
+	{"/apis/", "apis", "get"},
+	{"/version", "version", "get"},
 }
 
 // accessFor is the one place that decides who may do what on the socket.
@@ -86,24 +95,7 @@ func accessFor(method, path string) access {
 			}
 		}
 	}
-	return access{verb: verbOf(method), resource: resourceOf(path), need: roleAdmin}
-}
-
-// verbOf names an HTTP method as the Kubernetes API's verbs do.
-func verbOf(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead:
-		return "get"
-	case http.MethodPost:
-		return "create"
-	case http.MethodPut:
-		return "update"
-	case http.MethodPatch:
-		return "patch"
-	case http.MethodDelete:
-		return "delete"
-	}
-	return strings.ToLower(method)
+	return access{verb: kubeapi.VerbOf(method), resource: resourceOf(path), need: roleAdmin}
 }
 
 // resourceOf names what a path is about, for the Forbidden message.
@@ -113,6 +105,8 @@ func resourceOf(path string) string {
 		return "profiles"
 	case path == "/images" || strings.HasPrefix(path, "/images/"):
 		return "images"
+	case path == "/kubeconfig":
+		return "kubeconfigs"
 	}
 	return path
 }

@@ -212,3 +212,22 @@ func readStatus(resp *http.Response) error {
 	}
 	return &StatusError{Status: st}
 }
+
+// Kubeconfig asks the daemon (admin only) for a kubeconfig with a new
+// client certificate for role; server "" names the daemon's listener.
+func (c *Client) Kubeconfig(ctx context.Context, role, server string) ([]byte, error) {
+	q := url.Values{"role": {role}}
+	if server != "" {
+		q.Set("server", server)
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/kubeconfig", q, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	return out, nil
+}

@@ -14,9 +14,11 @@ import (
 
 // handlers holds what the routes need and the limits on long requests.
 type handlers struct {
-	backend Backend
-	metrics http.Handler
-	logger  *zap.Logger
+	backend    Backend
+	kubeAPI    http.Handler
+	kubeconfig func(role, server string) ([]byte, error)
+	metrics    http.Handler
+	logger     *zap.Logger
 
 	// followers holds a token per log follow being served.
 	followers    chan struct{}
@@ -26,7 +28,7 @@ type handlers struct {
 }
 
 func newHandlers(o ServerOptions, logger *zap.Logger) *handlers {
-	h := &handlers{backend: o.Backend, metrics: o.Metrics, logger: logger,
+	h := &handlers{backend: o.Backend, metrics: o.Metrics, logger: logger, kubeAPI: o.KubeAPI, kubeconfig: o.Kubeconfig,
 		maxImport: o.MaxImageImportSize, readTimeout: o.ReadTimeout, writeTimeout: o.WriteTimeout}
 	n := o.MaxLogFollowers
 	if n <= 0 {
@@ -61,6 +63,7 @@ func (h *handlers) routes() http.Handler {
 	route("/events", h.events)
 	route("/metrics", h.serveMetrics)
 	h.imageRoutes(mux)
+	h.kubeRoutes(mux)
 	h.pprofRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the server could not find the requested resource: %s", r.URL.Path)

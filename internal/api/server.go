@@ -53,6 +53,13 @@ type ServerOptions struct {
 	Metrics http.Handler
 	// Logger receives request errors and recovered panics; nil discards.
 	Logger *zap.Logger
+	// KubeAPI serves /api, /apis and /version (the Kubernetes API subset,
+	// internal/kubeapi) behind the socket's roles; nil answers 404.
+	KubeAPI http.Handler
+	// Kubeconfig issues a kubeconfig for role ("admin" or "view") naming
+	// server ("" for the daemon's own TLS listener): POST /kubeconfig,
+	// admin only. nil answers 404.
+	Kubeconfig func(role, server string) ([]byte, error)
 
 	// MaxLogFollowers caps the log follows (follow=true) served at once;
 	// past it a follow gets a 429 Status (0: DefaultMaxLogFollowers).

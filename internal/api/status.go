@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/minikubelet/minikubelet/internal/kubeapi"
 )
 
 // ErrNotFound marks a pod, container or previous attempt that does not
@@ -59,36 +61,10 @@ func newStatus(code int, msg string) metav1.Status {
 	return metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusFailure,
-		Reason:   reasonForCode(code),
+		Reason:   kubeapi.ReasonFor(code),
 		Message:  msg,
 		Code:     int32(code),
 	}
-}
-
-func reasonForCode(code int) metav1.StatusReason {
-	switch code {
-	case http.StatusBadRequest:
-		return metav1.StatusReasonBadRequest
-	case http.StatusForbidden:
-		return metav1.StatusReasonForbidden
-	case http.StatusNotFound:
-		return metav1.StatusReasonNotFound
-	case http.StatusMethodNotAllowed:
-		return metav1.StatusReasonMethodNotAllowed
-	case http.StatusRequestTimeout:
-		return metav1.StatusReasonTimeout
-	case http.StatusConflict:
-		return metav1.StatusReasonConflict
-	case http.StatusRequestEntityTooLarge:
-		return metav1.StatusReasonRequestEntityTooLarge
-	case http.StatusTooManyRequests:
-		return metav1.StatusReasonTooManyRequests
-	case http.StatusServiceUnavailable:
-		return metav1.StatusReasonServiceUnavailable
-	case http.StatusInternalServerError:
-		return metav1.StatusReasonInternalError
-	}
-	return metav1.StatusReasonUnknown
 }
 
 // writeStatus answers with a Failure Status.

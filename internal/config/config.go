@@ -26,10 +26,13 @@ const DefaultConfigFile = "/etc/minikubelet/config.yaml"
 // Config is the daemon's configuration. Every field is also a flag of the
 // same name.
 type Config struct {
-	ManifestDir          string          `json:"manifest-dir"`
-	StateDir             string          `json:"state-dir"`
-	Socket               string          `json:"socket"`
-	SocketGroup          string          `json:"socket-group"`
+	ManifestDir string `json:"manifest-dir"`
+	StateDir    string `json:"state-dir"`
+	Socket      string `json:"socket"`
+	SocketGroup string `json:"socket-group"`
+	// KubeAPIAddress is host:port of the Kubernetes API's TLS listener;
+	// "" disables it.
+	KubeAPIAddress       string          `json:"kube-api-address"`
 	ContainerdAddress    string          `json:"containerd-address"`
 	ContainerdNamespace  string          `json:"containerd-namespace"`
 	Snapshotter          string          `json:"snapshotter"`
@@ -101,6 +104,7 @@ func Default() Config {
 		ManifestDir:                 "/etc/minikubelet/manifests",
 		StateDir:                    "/var/lib/minikubelet",
 		Socket:                      "/run/minikubelet/minikubelet.sock",
+		KubeAPIAddress:              "127.0.0.1:10443",
 		ContainerdAddress:           "/run/containerd/containerd.sock",
 		ContainerdNamespace:         "minikubelet",
 		Snapshotter:                 "overlayfs",
@@ -150,6 +154,7 @@ func Flags(fs *pflag.FlagSet, c *Config, configFile *string) {
 	fs.StringVar(&c.ManifestDir, "manifest-dir", c.ManifestDir, "directory of Pod manifests to run")
 	fs.StringVar(&c.StateDir, "state-dir", c.StateDir, "directory for pod files, logs and the embedded containerd")
 	fs.StringVar(&c.Socket, "socket", c.Socket, "unix socket the API listens on")
+	fs.StringVar(&c.KubeAPIAddress, "kube-api-address", c.KubeAPIAddress, "host:port of the Kubernetes API (TLS, node CA client certificates); empty disables it")
 	fs.StringVar(&c.SocketGroup, "socket-group", c.SocketGroup, "group allowed to use the socket (default: root only)")
 	fs.StringVar(&c.ContainerdAddress, "containerd-address", c.ContainerdAddress, "containerd's socket")
 	fs.StringVar(&c.ContainerdNamespace, "containerd-namespace", c.ContainerdNamespace, "containerd namespace for the daemon's objects (never k8s.io)")

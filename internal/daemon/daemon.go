@@ -24,6 +24,7 @@ import (
 	"github.com/minikubelet/minikubelet/internal/config"
 	"github.com/minikubelet/minikubelet/internal/imagedir"
 	"github.com/minikubelet/minikubelet/internal/imagegc"
+	"github.com/minikubelet/minikubelet/internal/kubeapi"
 	"github.com/minikubelet/minikubelet/internal/lifecycle"
 	"github.com/minikubelet/minikubelet/internal/manifest"
 	"github.com/minikubelet/minikubelet/internal/pod"
@@ -51,7 +52,34 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	maxImport, _ := cfg.ImageImportMaxSize()
 	b := &backend{store: store, sandboxImage: cfg.SandboxImage, maxImport: maxImport, imports: make(chan struct{}, 1)}
 	b.setWaiting("starting")
+	kube := kubeapi.New(kubeapi.Options{Backend: b, ManifestDir: cfg.ManifestDir, Started: clk.Now(), Clock: clk})
+	var kubeconfig func(role, server string) ([]byte, error)
+	if cfg.KubeAPIAddress != "" {
+		pki, err := kubeapi.LoadPKI(filepath.Join(cfg.StateDir, "pki"), cfg.NodeName, cfg.KubeAPIAddress, clk.Now)
+		if err != nil {
+			return err
+		}
+		kln, err := kubeapi.Listen(cfg.KubeAPIAddress, pki, kube.Handler(), log.Named("kube-api"))
+		if err != nil {
+			return err
+		}
+		go func() {
+			if err := kln.Serve(); err != nil {
+				log.Error("Kubernetes API listener stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_ = kln.Shutdown(sctx)
+			scancel()
+		}()
+		log.Info("serving the Kubernetes API", zap.String("address", kln.Addr().String()), zap.String("pki", filepath.Join(cfg.StateDir, "pki")))
+		kubeconfig = func(role, server string) ([]byte, error) {
+			return pki.Kubeconfig(cfg.NodeName, kln.Addr().String(), role, server)
+		}
+	}
 	srv, err := api.NewServer(api.ServerOptions{
+		KubeAPI: kube.Handler(), Kubeconfig: kubeconfig,
 		Socket: cfg.Socket, Group: cfg.SocketGroup, Backend: b,
 		Metrics: metricsHandler(store, b.runtimeHealthy, podMetrics.Collectors()...), Logger: log,
 		MaxLogFollowers: cfg.MaxLogFollowers, MaxImageImportSize: maxImport,
@@ -203,6 +231,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			}
 		case u := <-updates:
 			b.setManifestErr(cfg.ManifestDir, u.DirErr)
+			if u.Listed {
+				b.setFiles(u.Pods)
+			}
 			if apply(ctx, u, pods, store, cfg.NodeName, log) && firstSync != nil {
 				close(firstSync)
 				firstSync = nil
@@ -305,6 +336,26 @@ type backend struct {
 	// manifestErr is why the manifest directory could not be read at the
 	// last scan; nil when it was.
 	manifestErr error
+	// files maps "namespace/name" to the manifest file the pod came from.
+	files map[string]string
+}
+
+// setFiles records which file each desired pod came from.
+func (b *backend) setFiles(pods []manifest.Pod) {
+	files := make(map[string]string, len(pods))
+	for _, p := range pods {
+		files[p.Key()] = p.File
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.files = files
+}
+
+// ManifestFile returns the file pod namespace/name came from, or "".
+func (b *backend) ManifestFile(namespace, name string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.files[namespace+"/"+name]
 }
 
 // setManifestErr records the outcome of the last manifest directory scan.

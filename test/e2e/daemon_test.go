@@ -133,6 +133,8 @@ func (d *daemon) launch() {
 		// bridge and iptables rules on the host, and the purge after a
 		// test bypasses CNI DEL. The network tests pass their own.
 		"--cni-bin-dir", filepath.Join(d.dir, "no-cni-plugins"),
+		// No TLS listener unless a test asks: daemons run side by side.
+		"--kube-api-address", "",
 	)
 	d.cmd.Args = append(d.cmd.Args, d.extraArgs...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile

@@ -186,6 +186,11 @@ func TestSocketRoles(t *testing.T) {
 		{"DELETE", "/images/" + url.PathEscape("localhost/roles/spare:1"), "", 403, "cannot delete images"},
 		{"GET", "/debug/pprof/heap", "", 403, "cannot get profiles"},
 		{"GET", "/debug/pprof/profile?seconds=1", "", 403, "cannot get profiles"},
+		// The Kubernetes API on the socket keeps the socket's roles.
+		{"GET", "/api", "", 200, `"kind":"APIVersions"`},
+		{"GET", "/api/v1/namespaces/default/pods/roles", "", 200, `"name":"roles"`},
+		{"DELETE", "/api/v1/namespaces/default/pods/roles", "", 403, "which cannot delete /api/v1/namespaces/default/pods/roles"},
+		{"POST", "/kubeconfig?role=view", "", 403, "cannot create kubeconfigs"},
 	} {
 		code, body := view.request(tt.method, tt.path, tt.body)
 		if code != tt.code || !strings.Contains(body, tt.msg) {
