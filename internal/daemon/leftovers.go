@@ -45,8 +45,13 @@ func leftoverCollector(sb *sandbox.Manager, nw *cni.Network, rt runtime.Runtime,
 			attached, err := nw.Attached()
 			return append(ids, attached...), err
 		},
-		PodDirs:    sb.PodDirUIDs,
-		PodCgroups: sandbox.PodCgroupUIDs,
+		PodDirs: sb.PodDirUIDs,
+		// Only the cgroups of pods with a directory in this daemon's state
+		// dir: the cgroup layout is shared by every minikubelet on the
+		// machine, and another daemon's pod cgroup (made before its
+		// sandbox starts) is not ours to take. A pod's directory is made
+		// before its cgroup and removed after it.
+		PodCgroups: func() ([]string, error) { return ownCgroups(sb) },
 		TerminationFiles: func(uid string) ([]leftovers.File, error) {
 			// The pod worker's termination-message directory (see
 			// pod.createTerminationLog); a pod dir that is not a
@@ -84,4 +89,28 @@ func leftoverCollector(sb *sandbox.Manager, nw *cni.Network, rt runtime.Runtime,
 		Clock:  clk,
 		Logger: log,
 	}
+}
+
+// ownCgroups returns the pod cgroups on the machine whose pods have a
+// directory under the sandbox manager's state dir.
+func ownCgroups(sb *sandbox.Manager) ([]string, error) {
+	dirs, err := sb.PodDirUIDs()
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, uid := range dirs {
+		mine[uid] = true
+	}
+	all, err := sandbox.PodCgroupUIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, uid := range all {
+		if mine[uid] {
+			out = append(out, uid)
+		}
+	}
+	return out, nil
 }

@@ -88,14 +88,18 @@ func Decide(found Found, owners Owners, now time.Time) []Leftover {
 			out = append(out, Leftover{Kind: Sandbox, ID: id, Reason: "no sandbox container with this ID"})
 		}
 	}
-	for _, uid := range uniq(found.PodDirs) {
-		if !owners.Pods[uid] {
-			out = append(out, Leftover{Kind: PodDir, ID: uid, Reason: "no container and no worker of this pod"})
-		}
-	}
+	// Cgroups before directories: the daemon only looks at the cgroups of
+	// pods that have a directory in its own state dir (other daemons on the
+	// machine have theirs), so a directory must not go while its cgroup
+	// is left.
 	for _, uid := range uniq(found.PodCgroups) {
 		if !owners.Pods[uid] {
 			out = append(out, Leftover{Kind: PodCgroup, ID: uid, Reason: "no container and no worker of this pod"})
+		}
+	}
+	for _, uid := range uniq(found.PodDirs) {
+		if !owners.Pods[uid] {
+			out = append(out, Leftover{Kind: PodDir, ID: uid, Reason: "no container and no worker of this pod"})
 		}
 	}
 	for _, f := range found.TerminationFiles {
@@ -167,7 +171,11 @@ func (c *Collector) Collect(ctx context.Context) ([]Leftover, error) {
 	}
 	left := Decide(found, owners, c.Clock.Now())
 	var errs []error
+	keepDir := map[string]bool{} // pods whose cgroup could not go
 	for _, l := range left {
+		if l.Kind == PodDir && keepDir[l.ID] {
+			continue
+		}
 		log := c.Logger.With(zap.String("kind", string(l.Kind)), zap.String("id", l.ID), zap.String("reason", l.Reason))
 		if l.PodUID != "" {
 			log = log.With(zap.String("uid", l.PodUID))
@@ -175,6 +183,9 @@ func (c *Collector) Collect(ctx context.Context) ([]Leftover, error) {
 		if err := c.reclaim(ctx, l); err != nil {
 			log.Warn("reclaim leftover; retrying at the next collection", zap.Error(err))
 			errs = append(errs, fmt.Errorf("%s %s: %w", l.Kind, l.ID, err))
+			if l.Kind == PodCgroup {
+				keepDir[l.ID] = true
+			}
 			continue
 		}
 		log.Info("reclaimed leftover")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -45,8 +46,8 @@ func TestDecide(t *testing.T) {
 			name:  "pod dir and cgroup without owner",
 			found: Found{PodDirs: []string{"u-gone", "u-live"}, PodCgroups: []string{"u-gone2"}},
 			want: []Leftover{
-				{Kind: PodDir, ID: "u-gone", Reason: "no container and no worker of this pod"},
 				{Kind: PodCgroup, ID: "u-gone2", Reason: "no container and no worker of this pod"},
+				{Kind: PodDir, ID: "u-gone", Reason: "no container and no worker of this pod"},
 			},
 		},
 		{
@@ -132,7 +133,7 @@ func TestCollect(t *testing.T) {
 	if got, want := n.order, []string{"sandboxes", "dirs", "cgroups", "files u-gone", "files u-back", "files u-live", "owners"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("listing order %q, want %q", got, want)
 	}
-	wantActions := []string{"release sb-dead", "rmdir u-gone", "rmcgroup u-gone", "rm /p/u-live/termination/c-failed"}
+	wantActions := []string{"release sb-dead", "rmcgroup u-gone", "rmdir u-gone", "rm /p/u-live/termination/c-failed"}
 	if !reflect.DeepEqual(n.actions, wantActions) {
 		t.Errorf("actions %q, want %q", n.actions, wantActions)
 	}
@@ -197,4 +198,25 @@ func TestRunWaitsForStart(t *testing.T) {
 	<-collected
 	cancel()
 	<-done
+}
+
+// TestCollectKeepsDirOfBusyCgroup: a pod directory stays while its cgroup
+// could not be removed, since the daemon only looks at the cgroups of
+// pods that have a directory of its own: taking the directory first would
+// lose the cgroup for good.
+func TestCollectKeepsDirOfBusyCgroup(t *testing.T) {
+	n := &fakeNode{owners: Owners{Containers: set("sb-live", "sb-dead"), Pods: set("u-live", "u-back")}}
+	c := n.collector(zaptest.NewLogger(t))
+	c.RemovePodCgroup = func(uid string) error {
+		n.actions = append(n.actions, "rmcgroup "+uid)
+		return errors.New("device or resource busy")
+	}
+	if _, err := c.Collect(context.Background()); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("Collect error %v, want the busy cgroup", err)
+	}
+	for _, a := range n.actions {
+		if a == "rmdir u-gone" {
+			t.Errorf("pod directory removed while its cgroup is left: %q", n.actions)
+		}
+	}
 }

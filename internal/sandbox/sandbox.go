@@ -284,7 +284,13 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 // containers are gone: its directory (with every mount under it: shm,
 // volumes, subPath binds; files, emptyDirs, logs) and its cgroup.
 func (m *Manager) Cleanup(uid string) error {
-	return errors.Join(m.RemovePodDir(uid), m.RemovePodCgroups(uid))
+	// The cgroup first: the leftover collector only looks at the cgroups
+	// of pods that still have a directory here, so the directory must
+	// outlive the cgroup.
+	if err := m.RemovePodCgroups(uid); err != nil {
+		return err
+	}
+	return m.RemovePodDir(uid)
 }
 
 // RemovePodDir unmounts everything under a pod's directory, then removes

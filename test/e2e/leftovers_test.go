@@ -162,6 +162,10 @@ func TestLeftoversCollectedAfterKill(t *testing.T) {
 		t.Fatalf("pod gone: want its dir, mounts and cgroups before the restart, have %q", left)
 	}
 
+	// Another daemon's pod cgroup (its pod dir is in its own state dir):
+	// not this daemon's to collect.
+	foreign := foreignPodCgroup(t)
+
 	d.start()
 	d.waitFor(60*time.Second, "leftovers collected", func() (bool, string) {
 		var left []string
@@ -171,6 +175,9 @@ func TestLeftoversCollectedAfterKill(t *testing.T) {
 		left = append(left, d.podTraces(gone.uid)...)
 		return len(left) == 0, "left behind:\n" + strings.Join(left, "\n")
 	})
+	if _, err := os.Stat(foreign); err != nil {
+		t.Errorf("another daemon's pod cgroup %s was collected: %v", foreign, err)
+	}
 	log, _ := os.ReadFile(d.logPath)
 	for _, want := range []string{gone.sandbox, rebuilt.sandbox, gone.uid} {
 		if !strings.Contains(string(log), want) || !strings.Contains(string(log), "reclaimed leftover") {
@@ -320,4 +327,20 @@ func mustContainers(t *testing.T, d *daemon) []containerObj {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// foreignPodCgroup makes a pod cgroup in the daemons' layout for a pod no
+// daemon of this test knows, as another minikubelet on the machine would
+// have, and removes it when the test ends.
+func foreignPodCgroup(t *testing.T) string {
+	t.Helper()
+	dir := "/sys/fs/cgroup/minikubelet/besteffort/pod" + "f0e1d2c3-0000-4000-8000-000000000001"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		dir = "/sys/fs/cgroup/memory/minikubelet/besteffort/pod" + "f0e1d2c3-0000-4000-8000-000000000001"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("make a foreign pod cgroup: %v", err)
+	}
+	t.Cleanup(func() { _ = os.Remove(dir) })
+	return dir
 }
