@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo (README: `sudo hack/demo.sh`): builds minikubelet, starts the
+# The demo (README: `hack/demo.sh`, as root): builds minikubelet, starts the
 # daemon in the background with its own embedded containerd, runs the pods
-# of configs/manifests and shows them. `sudo hack/demo.sh stop` removes the
+# of configs/manifests and shows them. `hack/demo.sh stop` removes the
 # pods and stops everything again.
 #
 # usage: hack/demo.sh [start|stop|status]     (default start)
@@ -70,7 +70,7 @@ all_pods_up() {
 start() {
 	is_root || die "the demo runs containers: run it as root (sudo $0)"
 	if pid=$(daemon_pid); then
-		die "the demo already runs (daemon pid $pid); stop it first: sudo $0 stop"
+		die "the demo already runs (daemon pid $pid); stop it first: $0 stop"
 	fi
 	ensure_go
 	ensure_packages
@@ -123,7 +123,7 @@ The demo runs. Try:
   $MKL get pod web -n demo -o yaml
 Manifests: $MANIFEST_DIR (edit, add or remove files and watch the pods follow)
 Daemon log: $LOG
-Stop it and remove its pods: sudo $0 stop
+Stop it and remove its pods: $0 stop
 EOF
 }
 

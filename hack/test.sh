@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README: `sudo hack/test.sh`, or `make test`): installs
+# The test command (README: `hack/test.sh` as root, or `make test`): installs
 # what is missing, builds, runs the unit tests, then the end-to-end tests.
 # The e2e tests start everything they need themselves (a private
 # containerd, a registry on loopback, one daemon per test) and stop it
