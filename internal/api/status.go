@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,15 +56,7 @@ func (e *StatusError) Is(target error) bool {
 }
 
 // newStatus builds a Failure Status in the shape the Kubernetes API uses.
-func newStatus(code int, msg string) metav1.Status {
-	return metav1.Status{
-		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status:   metav1.StatusFailure,
-		Reason:   kubeapi.ReasonFor(code),
-		Message:  msg,
-		Code:     int32(code),
-	}
-}
+func newStatus(code int, msg string) metav1.Status { return kubeapi.NewStatus(code, msg) }
 
 // writeStatus answers with a Failure Status.
 func writeStatus(w http.ResponseWriter, st metav1.Status) {
@@ -93,14 +84,4 @@ func codeForError(err error) int {
 	return http.StatusInternalServerError
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only a type without a JSON form gets here: a bug, reported as one.
-		code = http.StatusInternalServerError
-		body, _ = json.Marshal(newStatus(code, "encode response: "+err.Error()))
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(append(body, '\n'))
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { kubeapi.WriteJSON(w, code, v) }

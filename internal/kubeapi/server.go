@@ -382,17 +382,23 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 
 // writeStatus answers with a Failure Status in the API server's shape.
 func writeStatus(w http.ResponseWriter, code int, kind, name, format string, args ...any) {
-	st := metav1.Status{
-		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
-		Status:   metav1.StatusFailure,
-		Message:  fmt.Sprintf(format, args...),
-		Reason:   ReasonFor(code),
-		Code:     int32(code),
-	}
+	st := NewStatus(code, fmt.Sprintf(format, args...))
 	if kind != "" {
 		st.Details = &metav1.StatusDetails{Kind: kind, Name: name}
 	}
-	writeJSON(w, code, st)
+	WriteJSON(w, code, st)
+}
+
+// NewStatus builds a Failure Status in the shape the Kubernetes API
+// uses; the socket's own routes answer with the same.
+func NewStatus(code int, msg string) metav1.Status {
+	return metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure,
+		Message:  msg,
+		Reason:   ReasonFor(code),
+		Code:     int32(code),
+	}
 }
 
 // ReasonFor is the Status reason the API server gives an HTTP code.
@@ -424,15 +430,20 @@ func ReasonFor(code int) metav1.StatusReason {
 	return metav1.StatusReasonUnknown
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+func writeJSON(w http.ResponseWriter, code int, v any) { WriteJSON(w, code, v) }
+
+// WriteJSON answers with v as JSON, one line.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	writeJSONAs(w, code, "application/json", v)
 }
 
 func writeJSONAs(w http.ResponseWriter, code int, contentType string, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
+		// Only a type without a JSON form gets here: a bug, reported as one.
 		code = http.StatusInternalServerError
-		body = []byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"InternalError","code":500}`)
+		body, _ = json.Marshal(NewStatus(code, "encode response: "+err.Error()))
+		contentType = "application/json"
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(code)
