@@ -84,7 +84,7 @@ func namespaceTable(nss []v1.Namespace, now time.Time) *metav1.Table {
 	})
 	for _, n := range nss {
 		t.Rows = append(t.Rows, metav1.TableRow{
-			Cells:  []any{n.Name, string(n.Status.Phase), age(n.CreationTimestamp, now)},
+			Cells:  []any{n.Name, string(n.Status.Phase), printers.Since(n.CreationTimestamp.Time, now)},
 			Object: rowObject("Namespace", n.ObjectMeta),
 		})
 	}
@@ -108,11 +108,4 @@ func eventTable(events []v1.Event, now time.Time) *metav1.Table {
 		})
 	}
 	return t
-}
-
-func age(ts metav1.Time, now time.Time) string {
-	if ts.IsZero() {
-		return "<unknown>"
-	}
-	return printers.HumanDuration(now.Sub(ts.Time))
 }

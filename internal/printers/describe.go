@@ -324,15 +324,15 @@ func writeEvents(d *describeWriter, events []v1.Event, now time.Time) {
 // count, first seen), with kubectl's fallbacks between the core/v1 and
 // events.k8s.io time fields.
 func EventAge(e *v1.Event, now time.Time) string {
-	first := since(e.EventTime.Time, now)
+	first := Since(e.EventTime.Time, now)
 	if e.EventTime.IsZero() {
-		first = since(e.FirstTimestamp.Time, now)
+		first = Since(e.FirstTimestamp.Time, now)
 	}
 	switch {
 	case e.Series != nil:
-		return fmt.Sprintf("%s (x%d over %s)", since(e.Series.LastObservedTime.Time, now), e.Series.Count, first)
+		return fmt.Sprintf("%s (x%d over %s)", Since(e.Series.LastObservedTime.Time, now), e.Series.Count, first)
 	case e.Count > 1:
-		return fmt.Sprintf("%s (x%d over %s)", since(e.LastTimestamp.Time, now), e.Count, first)
+		return fmt.Sprintf("%s (x%d over %s)", Since(e.LastTimestamp.Time, now), e.Count, first)
 	}
 	return first
 }

@@ -44,8 +44,9 @@ func HumanDuration(d time.Duration) string {
 	return duration.HumanDuration(d)
 }
 
-// since renders the age of t at now, "<unknown>" for a zero time.
-func since(t time.Time, now time.Time) string {
+// Since renders the age of t at now as kubectl does, "<unknown>" for a
+// zero time.
+func Since(t time.Time, now time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
 	}
@@ -82,7 +83,7 @@ func (r *restartTally) add(s *v1.ContainerStatus) {
 
 func (r restartTally) String(now time.Time) string {
 	if r.count != 0 && !r.last.IsZero() {
-		return fmt.Sprintf("%d (%s ago)", r.count, since(r.last.Time, now))
+		return fmt.Sprintf("%d (%s ago)", r.count, Since(r.last.Time, now))
 	}
 	return strconv.Itoa(r.count)
 }
@@ -201,7 +202,7 @@ func PodRowFor(pod *v1.Pod, now time.Time) PodRow {
 		Ready:     fmt.Sprintf("%d/%d", ready, total),
 		Status:    reason,
 		Restarts:  restarts.String(now),
-		Age:       since(pod.CreationTimestamp.Time, now),
+		Age:       Since(pod.CreationTimestamp.Time, now),
 		IP:        none,
 		Node:      none,
 	}
