@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 )
@@ -46,16 +44,7 @@ func TestUnreadableManifestDirAtStartKeepsPods(t *testing.T) {
 	t.Cleanup(restore) // before d.cleanup, which empties the directory
 
 	d.launch()
-	d.waitFor(30*time.Second, "/healthz to name the unreadable manifest directory", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		err := d.client.Healthz(ctx)
-		if err == nil {
-			return false, "healthz ok"
-		}
-		msg := err.Error()
-		return strings.Contains(msg, d.manifestDir) && strings.Contains(msg, "too many levels of symbolic links"), msg
-	})
+	d.wait503("manifest directory " + d.manifestDir + ": too many levels of symbolic links")
 	// Several rescans of the unreadable directory: the pod is untouched.
 	time.Sleep(3 * time.Second)
 	if got := d.taskPid(id); got != pid {
