@@ -74,6 +74,41 @@ ensure_go() {
 	command -v go >/dev/null || die "go not found on PATH (go.mod needs $(awk '/^go /{print $2}' "$REPO_ROOT/go.mod"))"
 }
 
+# ensure_kubectl: the e2e tests run the operator's own kubectl (1.30 or
+# newer: Debian's kubernetes-client is 1.20, too old). Where there is none,
+# one is built from the k8s.io/kubectl module's command, at the release of
+# the project's other k8s.io modules, into _output/kubectl/ (put on PATH).
+ensure_kubectl() {
+	command -v kubectl >/dev/null && return 0
+	local dir=$REPO_ROOT/_output/kubectl
+	if [[ ! -x $dir/bin/kubectl ]]; then
+		local ver
+		ver=$(awk '$1 == "k8s.io/apimachinery" {print $2}' "$REPO_ROOT/go.mod")
+		log "no kubectl on PATH: building k8s.io/kubectl $ver"
+		mkdir -p "$dir/src"
+		cat >"$dir/src/main.go" <<'GO'
+// kubectl for the e2e tests, built from the k8s.io/kubectl module.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	"k8s.io/kubectl/pkg/cmd"
+)
+
+func main() { os.Exit(cli.Run(cmd.NewDefaultKubectlCommand())) }
+GO
+		(cd "$dir/src" && rm -f go.mod go.sum && go mod init e2e/kubectl >/dev/null 2>&1 &&
+			go get "k8s.io/kubectl@$ver" "k8s.io/component-base@$ver" >/dev/null &&
+			go mod tidy >/dev/null && CGO_ENABLED=0 go build -trimpath \
+				-ldflags "-X k8s.io/component-base/version.gitVersion=v1.${ver#v0.} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$ver")" \
+				-o "$dir/bin/kubectl" .) ||
+			die "building kubectl $ver failed"
+	fi
+	export PATH=$dir/bin:$PATH
+}
+
 # build: bin/minikubelet and bin/minikubelet-pause.
 build() {
 	log "building"

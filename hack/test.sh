@@ -25,6 +25,7 @@ esac
 ensure_go
 if is_root; then
 	ensure_packages
+	ensure_kubectl
 else
 	log "not root: installing nothing; the e2e tests will skip (they need root)"
 fi
