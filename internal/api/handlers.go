@@ -45,9 +45,11 @@ func newHandlers(o ServerOptions, logger *zap.Logger) *handlers {
 }
 
 // routes returns the API's handler: a request beyond its caller's role is
-// a 403 Status (authorize), every route answers GET (and HEAD) unless it
-// says otherwise, any other method on a known path is a 405 Status, any
-// other path a 404 Status, and a panicking handler becomes a 500 Status.
+// a 403 Status (authorize); the read routes registered through route
+// answer GET (and HEAD), while the image, kube and pprof routes register
+// the methods they take themselves (POST, DELETE); any other method on a
+// known path is a 405 Status, any other path a 404 Status, and a panicking
+// handler becomes a 500 Status.
 func (h *handlers) routes() http.Handler {
 	mux := http.NewServeMux()
 	route := func(path string, fn http.HandlerFunc) {

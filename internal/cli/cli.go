@@ -1,5 +1,5 @@
 // Package cli implements the client commands (get, describe, logs,
-// validate, version): each takes an options struct and writers, talks to
+// validate, version, images, kubeconfig): each takes an options struct and writers, talks to
 // the daemon's socket through the api client, and prints as kubectl does.
 package cli
 
@@ -209,8 +209,8 @@ func Validate(files []string, nodeName string, out, errOut io.Writer) bool {
 	return ok
 }
 
-// Version prints the client's version, and the daemon's health when it
-// answers.
+// Version prints the client's version and the version of kubelet
+// semantics it follows. It does not ask the daemon.
 func Version(out io.Writer) {
 	fmt.Fprintf(out, "minikubelet %s (kubelet semantics %s)\n", version.Version, version.KubeletVersion)
 }

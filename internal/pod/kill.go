@@ -45,8 +45,10 @@ func (w *worker) hookTarget(c *v1.Container, id string) lifecycle.HookTarget {
 // killContainer stops one attempt the kubelet's way: the Killing event,
 // the preStop hook bounded by the grace period, then the stop signal with
 // what is left of it (at least 2 s), then SIGKILL of every process.
-// Callers stop the attempt's probes first; it runs concurrently for the
-// containers of a pod, so it touches no worker state but events.
+// Callers stop the attempt's probes first. It runs concurrently for the
+// containers of a pod, so it writes no worker state: it only records
+// events and reads the runtime and the Manager's tracking through their
+// own locks.
 func (w *worker) killContainer(ctx context.Context, name string, a runtime.Container, grace time.Duration, message string) error {
 	w.event(name, v1.EventTypeNormal, "Killing", message)
 	start := w.m.o.Clock.Now()

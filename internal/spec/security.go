@@ -15,9 +15,10 @@ import (
 	v1 "k8s.io/api/core/v1"
 )
 
-// The only host facts the container spec depends on, and only for
-// privileged containers and capabilities "ALL": variables so that tests
-// replace them.
+// Host facts the security part of the container spec depends on, and
+// only for privileged containers and capabilities "ALL": variables so
+// that tests replace them. (The resource part reads one more,
+// nodeCapacity in resourcefield.go.)
 var (
 	// allCapabilities is every capability the daemon itself holds, which
 	// is what containerd's CRI plugin gives for "ALL" and privileged: a

@@ -42,8 +42,10 @@ type Fake struct {
 	layers map[string]int64
 	// Now is the clock the fake stamps times with.
 	Now func() time.Time
-	// StopExits makes StopContainer report this exit code (default 137 for
-	// SIGKILL-like stops is not modelled: 0 unless set).
+	// StopExitCode is the exit code StopContainer records for a running
+	// container. It is 0 unless set: the fake does not model the exit
+	// code a real stop gets from its signal (143 for SIGTERM, 137 for
+	// SIGKILL), so tests that care set it.
 	StopExitCode int32
 }
 
