@@ -74,22 +74,22 @@ func admit(pod *v1.Pod, allowedUnsafe []string) *podFailure {
 
 // checkFailure admits the pod on its first sync and watches its
 // activeDeadlineSeconds; it returns when the deadline falls (zero: none).
-func (w *worker) checkFailure(started time.Time) time.Time {
-	if w.failed != nil {
+func (s *syncer) checkFailure(started time.Time) time.Time {
+	if s.failed != nil {
 		return time.Time{}
 	}
-	if f := admit(w.pod, w.m.o.AllowedUnsafeSysctls); f != nil {
-		w.failed = f
-		w.event("", v1.EventTypeWarning, f.Reason, f.Message)
+	if f := admit(s.pod, s.allowedUnsafeSysctls); f != nil {
+		s.failed = f
+		s.event("", v1.EventTypeWarning, f.Reason, f.Message)
 		return time.Time{}
 	}
-	if d := w.pod.Spec.ActiveDeadlineSeconds; d != nil && !started.IsZero() {
+	if d := s.pod.Spec.ActiveDeadlineSeconds; d != nil && !started.IsZero() {
 		deadline := started.Add(time.Duration(*d) * time.Second)
-		if w.m.o.Clock.Now().Before(deadline) {
+		if s.clock.Now().Before(deadline) {
 			return deadline
 		}
-		w.failed = &podFailure{Reason: "DeadlineExceeded", Message: "Pod was active on the node longer than the specified deadline"}
-		w.event("", v1.EventTypeNormal, "DeadlineExceeded", w.failed.Message)
+		s.failed = &podFailure{Reason: "DeadlineExceeded", Message: "Pod was active on the node longer than the specified deadline"}
+		s.event("", v1.EventTypeNormal, "DeadlineExceeded", s.failed.Message)
 	}
 	return time.Time{}
 }
@@ -97,27 +97,17 @@ func (w *worker) checkFailure(started time.Time) time.Time {
 // stopAll stops whatever of the pod still runs (a failed pod, or one whose
 // sandbox died), each container through its preStop hook and the pod's
 // grace period, and ends its probes.
-func (w *worker) stopAll(ctx context.Context, obs observed) {
-	w.unprobeAll()
+func (s *syncer) stopAll(ctx context.Context, obs observed) {
+	s.unprobeAll()
 	names := make([]string, 0, len(obs.containers))
 	for name := range obs.containers {
 		names = append(names, name)
 	}
-	grace := w.gracePeriod()
-	if w.failed != nil && w.failed.Grace > 0 && w.failed.Grace < grace {
-		grace = w.failed.Grace
+	grace := s.gracePeriod()
+	if s.failed != nil && s.failed.Grace > 0 && s.failed.Grace < grace {
+		grace = s.failed.Grace
 	}
-	if err := w.stopGroup(ctx, obs, names, grace); err != nil {
-		w.log.Warn("stop the pod's containers", zap.Error(err))
+	if err := s.stopGroup(ctx, obs, names, grace); err != nil {
+		s.log.Warn("stop the pod's containers", zap.Error(err))
 	}
-}
-
-// startTime is when the pod became active on the node: its first
-// sandbox's creation, or when the worker got it.
-func (w *worker) startTime(obs observed) time.Time {
-	started := w.started
-	if sb := firstSandbox(obs); sb != nil && sb.CreatedAt.Before(started) {
-		started = sb.CreatedAt
-	}
-	return started
 }

@@ -118,11 +118,11 @@ func evictionFor(pod *v1.Pod, u storageUsage) *podFailure {
 // measureStorage measures the pod's local storage: its disk emptyDirs,
 // and for each container the newest attempt's writable layer plus the
 // container's logs (every attempt's, as they share its log directory).
-func (w *worker) measureStorage(ctx context.Context) (storageUsage, error) {
+func (s *syncer) measureStorage(ctx context.Context) (storageUsage, error) {
 	u := storageUsage{emptyDirs: map[string]int64{}, containers: map[string]int64{}}
-	podDir := w.m.o.Sandboxes.PodDir(string(w.pod.UID))
-	for i := range w.pod.Spec.Volumes {
-		if v := &w.pod.Spec.Volumes[i]; diskEmptyDir(v) {
+	podDir := s.sandboxes.PodDir(string(s.pod.UID))
+	for i := range s.pod.Spec.Volumes {
+		if v := &s.pod.Spec.Volumes[i]; diskEmptyDir(v) {
 			n, err := volume.DiskUsage(volume.EmptyDirPath(podDir, v.Name))
 			if err != nil {
 				return u, fmt.Errorf("volume %q: %w", v.Name, err)
@@ -130,17 +130,17 @@ func (w *worker) measureStorage(ctx context.Context) (storageUsage, error) {
 			u.emptyDirs[v.Name] = n
 		}
 	}
-	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID)})
+	cs, err := s.rt.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(s.pod.UID)})
 	if err != nil {
 		return u, err
 	}
 	obs := observe(cs)
 	for name := range obs.containers {
-		layer, err := w.m.o.Runtime.WritableLayerUsage(ctx, obs.latest(name).ID)
+		layer, err := s.rt.WritableLayerUsage(ctx, obs.latest(name).ID)
 		if err != nil && !errors.Is(err, runtime.ErrNotFound) {
 			return u, fmt.Errorf("container %q: %w", name, err)
 		}
-		logs, err := volume.DiskUsage(filepath.Dir(w.logPath(name, 0)))
+		logs, err := volume.DiskUsage(filepath.Dir(s.logPath(name, 0)))
 		if err != nil {
 			return u, fmt.Errorf("container %q: %w", name, err)
 		}
@@ -167,25 +167,25 @@ func (m *Manager) evictLoop(ctx context.Context) {
 // over a limit. The worker carries the eviction out on its next sync.
 func (m *Manager) checkStorage(ctx context.Context) {
 	m.mu.Lock()
-	workers := make([]*worker, 0, len(m.live))
+	workers := make([]*podWorker, 0, len(m.live))
 	for _, w := range m.live {
 		workers = append(workers, w)
 	}
 	m.mu.Unlock()
 	for _, w := range workers {
-		if !hasStorageLimits(w.pod) || w.evicting.Load() != nil {
+		if !hasStorageLimits(w.pod) || w.s.evicting.Load() != nil {
 			continue
 		}
 		if p, ok := m.o.Store.Pod(w.pod.UID); ok && (p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed) {
 			continue
 		}
-		u, err := w.measureStorage(ctx)
+		u, err := w.s.measureStorage(ctx)
 		if err != nil {
 			w.log.Warn("measure local storage", zap.Error(err))
 			continue
 		}
 		if f := evictionFor(w.pod, u); f != nil {
-			w.evicting.CompareAndSwap(nil, f)
+			w.s.evicting.CompareAndSwap(nil, f)
 			w.poke()
 		}
 	}
@@ -194,24 +194,24 @@ func (m *Manager) checkStorage(ctx context.Context) {
 // checkEviction makes an eviction the pod's failure: one the storage
 // check found (then the Evicted event, and the message kept on the
 // sandbox), or one a previous daemon recorded on the sandbox.
-func (w *worker) checkEviction(ctx context.Context, obs observed) {
-	if w.failed != nil {
+func (s *syncer) checkEviction(ctx context.Context, obs observed) {
+	if s.failed != nil {
 		return
 	}
-	if f := w.evicting.Load(); f != nil {
-		w.failed = f
-		w.log.Info("evicting pod", zap.String("message", f.Message))
-		w.event("", v1.EventTypeWarning, f.Reason, f.Message)
+	if f := s.evicting.Load(); f != nil {
+		s.failed = f
+		s.log.Info("evicting pod", zap.String("message", f.Message))
+		s.event("", v1.EventTypeWarning, f.Reason, f.Message)
 		for _, sb := range obs.sandboxes {
-			if err := w.m.o.Runtime.SetLabels(ctx, sb.ID, map[string]string{labelEvicted: f.Message}); err != nil {
-				w.log.Warn("record eviction on the sandbox", zap.String("sandbox", sb.ID), zap.Error(err))
+			if err := s.rt.SetLabels(ctx, sb.ID, map[string]string{labelEvicted: f.Message}); err != nil {
+				s.log.Warn("record eviction on the sandbox", zap.String("sandbox", sb.ID), zap.Error(err))
 			}
 		}
 		return
 	}
 	for _, sb := range obs.sandboxes {
 		if msg := sb.Labels[labelEvicted]; msg != "" {
-			w.failed = evicted(msg)
+			s.failed = evicted(msg)
 			return
 		}
 	}

@@ -88,19 +88,21 @@ type Manager struct {
 
 	mu sync.Mutex
 	// live holds the workers of desired pods; dying those being killed.
-	live  map[types.UID]*worker
-	dying map[*worker]struct{}
+	live  map[types.UID]*podWorker
+	dying map[*podWorker]struct{}
 	// last is the newest worker per namespace/name, so a replacement waits
 	// for its predecessor to be gone: never two pods of one name at once.
-	last map[string]*worker
+	last map[string]*podWorker
 	// ids routes runtime events to the worker owning a container.
-	ids map[string]*worker
+	ids map[string]*podWorker
 	// sandboxes is each pod's running sandbox, for probe dialers.
 	sandboxes map[types.UID]string
 
 	prober *prober.Manager
 	// pulls is a semaphore for image pulls.
 	pulls chan struct{}
+	// deps are what every pod's syncer is handed.
+	deps syncDeps
 
 	// ctx is what workers run under; it ends when Run's context does.
 	ctx    context.Context
@@ -137,10 +139,10 @@ func NewManager(o Options) *Manager {
 		cancel:    cancel,
 		o:         o,
 		log:       o.Logger.Named("pod"),
-		live:      map[types.UID]*worker{},
-		dying:     map[*worker]struct{}{},
-		last:      map[string]*worker{},
-		ids:       map[string]*worker{},
+		live:      map[types.UID]*podWorker{},
+		dying:     map[*podWorker]struct{}{},
+		last:      map[string]*podWorker{},
+		ids:       map[string]*podWorker{},
 		sandboxes: map[types.UID]string{},
 		pulls:     make(chan struct{}, o.ParallelPulls),
 	}
@@ -155,6 +157,13 @@ func NewManager(o Options) *Manager {
 			o.Metrics.probes.WithLabelValues(k.String(), r.String()).Observe(took.Seconds())
 		},
 	})
+	m.deps = syncDeps{
+		rt: o.Runtime, sandboxes: o.Sandboxes, prober: m.prober, clock: o.Clock,
+		metrics: o.Metrics, store: o.Store, pulls: m.pulls,
+		hostIP: o.HostIP, kubeVersion: o.KubeVersion,
+		loggerExe: o.LoggerExe, logMaxSize: o.LogMaxSize, logMaxFiles: o.LogMaxFiles,
+		backOff: o.BackOff, allowedUnsafeSysctls: o.AllowedUnsafeSysctls,
+	}
 	return m
 }
 
@@ -178,13 +187,13 @@ func (m *Manager) setSandbox(uid types.UID, id string) {
 }
 
 // workerByUID returns the worker of a pod, live or dying.
-func (m *Manager) workerByUID(uid types.UID) *worker {
+func (m *Manager) workerByUID(uid types.UID) *podWorker {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.workerByUIDLocked(uid)
 }
 
-func (m *Manager) workerByUIDLocked(uid types.UID) *worker {
+func (m *Manager) workerByUIDLocked(uid types.UID) *podWorker {
 	if w := m.live[uid]; w != nil {
 		return w
 	}
@@ -207,9 +216,9 @@ func (m *Manager) reportProbe(u prober.Update) {
 	switch u.Result {
 	case prober.Failure:
 		m.o.Metrics.probeFailures.WithLabelValues(u.Kind.String()).Inc()
-		w.event(u.Container, v1.EventTypeWarning, "Unhealthy", u.Message)
+		w.s.event(u.Container, v1.EventTypeWarning, "Unhealthy", u.Message)
 	case prober.Success:
-		w.event(u.Container, v1.EventTypeWarning, "ProbeWarning", u.Message)
+		w.s.event(u.Container, v1.EventTypeWarning, "ProbeWarning", u.Message)
 	}
 }
 
@@ -295,13 +304,13 @@ func (m *Manager) reapOrphans(ctx context.Context) {
 
 // startWorkerLocked starts a worker for pod, after its predecessor of the
 // same name is gone.
-func (m *Manager) startWorkerLocked(p *v1.Pod) *worker {
+func (m *Manager) startWorkerLocked(p *v1.Pod) *podWorker {
 	k := key(p.Namespace, p.Name)
 	var after <-chan struct{}
 	if prev := m.last[k]; prev != nil {
 		after = prev.done
 	}
-	w := newWorker(m, p, after)
+	w := m.newWorker(p, after)
 	m.live[p.UID] = w
 	m.last[k] = w
 	m.wg.Add(1)
@@ -349,7 +358,7 @@ func orphanPod(c runtime.Container) *v1.Pod {
 	return p
 }
 
-func (m *Manager) finished(w *worker) {
+func (m *Manager) finished(w *podWorker) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.dying, w)
@@ -370,8 +379,28 @@ func (m *Manager) finished(w *worker) {
 	}
 }
 
+// newWorker returns the worker of p, its syncer handed the Manager's
+// dependencies and routes back to the Manager for this pod.
+func (m *Manager) newWorker(p *v1.Pod, after <-chan struct{}) *podWorker {
+	log := m.log.With(zap.String("pod", key(p.Namespace, p.Name)), zap.String("uid", string(p.UID)))
+	w := newPodWorker(p, log, m.o.Clock, after)
+	w.s = newSyncer(m.deps, p, log, podRoutes{m: m, w: w}, w.signals())
+	return w
+}
+
+// podRoutes are the Manager's routes for one worker's pod.
+type podRoutes struct {
+	m *Manager
+	w *podWorker
+}
+
+func (r podRoutes) track(id string)                { r.m.track(id, r.w) }
+func (r podRoutes) retrack(cs []runtime.Container) { r.m.retrack(r.w, cs) }
+func (r podRoutes) setSandbox(id string)           { r.m.setSandbox(r.w.pod.UID, id) }
+func (r podRoutes) dialer() prober.Dialer          { return r.m.probeDialer(r.w.pod.UID) }
+
 // track routes events of container id to w.
-func (m *Manager) track(id string, w *worker) {
+func (m *Manager) track(id string, w *podWorker) {
 	m.mu.Lock()
 	m.ids[id] = w
 	w.tracked[id] = struct{}{}
@@ -381,7 +410,7 @@ func (m *Manager) track(id string, w *worker) {
 // retrack routes events of exactly the pod's containers, as just listed,
 // to w: the attempts removed since the last list are forgotten, so the
 // map does not grow for as long as a crash-looping pod lives (review #17).
-func (m *Manager) retrack(w *worker, cs []runtime.Container) {
+func (m *Manager) retrack(w *podWorker, cs []runtime.Container) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := make(map[string]struct{}, len(cs))
@@ -484,12 +513,12 @@ func (m *Manager) pokeAll() {
 	}
 }
 
-// Pod returns the worker's view of a pod by namespace/name: the live one,
+// worker returns the worker of a pod by namespace/name: the live one,
 // else one being killed.
-func (m *Manager) worker(namespace, name string) *worker {
+func (m *Manager) worker(namespace, name string) *podWorker {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var dying *worker
+	var dying *podWorker
 	for _, w := range m.live {
 		if w.pod.Namespace == namespace && w.pod.Name == name {
 			return w
@@ -525,11 +554,7 @@ func (m *Manager) ContainerLog(ctx context.Context, namespace, podName, containe
 	if w == nil {
 		return "", nil, fmt.Errorf("pod %q in namespace %q: %w", podName, namespace, ErrNotFound)
 	}
-	known := false
-	for _, c := range append(append([]v1.Container(nil), w.pod.Spec.InitContainers...), w.pod.Spec.Containers...) {
-		known = known || c.Name == container
-	}
-	if !known {
+	if c, _ := containerByName(w.pod, container); c == nil {
 		return "", nil, fmt.Errorf("container %q in pod %q: %w", container, podName, ErrNotFound)
 	}
 	cs, err := m.o.Runtime.ListContainers(ctx, map[string]string{

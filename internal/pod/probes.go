@@ -14,24 +14,24 @@ import (
 
 // probed containers: the prober's workers run for each running attempt of
 // a container that declares probes, and stop when the attempt ends.
-func (w *worker) syncProbes(ctx context.Context, obs observed) (killed bool) {
-	for _, c := range w.probedContainers() {
+func (s *syncer) syncProbes(ctx context.Context, obs observed) (killed bool) {
+	for _, c := range s.probedContainers() {
 		for _, a := range obs.containers[c.Name] {
 			if a.State != runtime.StateRunning {
-				w.unprobe(a.ID)
+				s.unprobe(a.ID)
 				continue
 			}
-			if !w.probed[a.ID] {
-				w.probed[a.ID] = true
-				w.m.prober.AddContainer(prober.Target{
-					PodUID: w.pod.UID, Namespace: w.pod.Namespace, PodName: w.pod.Name,
-					Container: c, Pod: w.pod, ContainerID: a.ID, StartedAt: a.StartedAt,
-					PodIP: w.probeIP(),
+			if !s.probed[a.ID] {
+				s.probed[a.ID] = true
+				s.prober.AddContainer(prober.Target{
+					PodUID: s.pod.UID, Namespace: s.pod.Namespace, PodName: s.pod.Name,
+					Container: c, Pod: s.pod, ContainerID: a.ID, StartedAt: a.StartedAt,
+					PodIP: s.probeIP(),
 				})
 			}
 			for _, k := range []prober.Kind{prober.Startup, prober.Liveness} {
-				if r, ok := w.m.prober.Result(a.ID, k); ok && r == prober.Failure {
-					w.killUnhealthy(ctx, c, a, k)
+				if r, ok := s.prober.Result(a.ID, k); ok && r == prober.Failure {
+					s.killUnhealthy(ctx, c, a, k)
 					killed = true
 					break
 				}
@@ -43,15 +43,15 @@ func (w *worker) syncProbes(ctx context.Context, obs observed) (killed bool) {
 
 // probedContainers are the containers that may carry probes: app
 // containers and sidecars.
-func (w *worker) probedContainers() []*v1.Container {
+func (s *syncer) probedContainers() []*v1.Container {
 	var out []*v1.Container
-	for i := range w.pod.Spec.InitContainers {
-		if isSidecar(&w.pod.Spec.InitContainers[i]) {
-			out = append(out, &w.pod.Spec.InitContainers[i])
+	for i := range s.pod.Spec.InitContainers {
+		if isSidecar(&s.pod.Spec.InitContainers[i]) {
+			out = append(out, &s.pod.Spec.InitContainers[i])
 		}
 	}
-	for i := range w.pod.Spec.Containers {
-		out = append(out, &w.pod.Spec.Containers[i])
+	for i := range s.pod.Spec.Containers {
+		out = append(out, &s.pod.Spec.Containers[i])
 	}
 	return out
 }
@@ -59,45 +59,45 @@ func (w *worker) probedContainers() []*v1.Container {
 // probeIP is where network probes go: the host's address for host-network
 // pods, else the pod IP; with no pod network ("") probes dial inside the
 // pod's namespace.
-func (w *worker) probeIP() string {
-	if w.pod.Spec.HostNetwork {
-		return w.m.o.HostIP
+func (s *syncer) probeIP() string {
+	if s.pod.Spec.HostNetwork {
+		return s.hostIP
 	}
-	return w.podIP
+	return s.podIP
 }
 
 // unprobeAll ends every probe of the pod: no probe may kill or report on
 // a container that is stopping anyway.
-func (w *worker) unprobeAll() {
-	for id := range w.probed {
-		w.unprobe(id)
+func (s *syncer) unprobeAll() {
+	for id := range s.probed {
+		s.unprobe(id)
 	}
 }
 
-func (w *worker) unprobe(id string) {
-	if w.probed[id] {
-		w.m.prober.RemoveContainer(id)
-		delete(w.probed, id)
+func (s *syncer) unprobe(id string) {
+	if s.probed[id] {
+		s.prober.RemoveContainer(id)
+		delete(s.probed, id)
 	}
 }
 
 // killUnhealthy stops an attempt that failed its liveness or startup
 // probe; the exit then goes through the restart policy like any other.
 // A probe-level terminationGracePeriodSeconds overrides the pod's.
-func (w *worker) killUnhealthy(ctx context.Context, c *v1.Container, a runtime.Container, k prober.Kind) {
+func (s *syncer) killUnhealthy(ctx context.Context, c *v1.Container, a runtime.Container, k prober.Kind) {
 	probe := c.LivenessProbe
 	what := "liveness"
 	if k == prober.Startup {
 		probe, what = c.StartupProbe, "startup"
 	}
-	grace := w.gracePeriod()
+	grace := s.gracePeriod()
 	if probe != nil && probe.TerminationGracePeriodSeconds != nil {
 		grace = time.Duration(*probe.TerminationGracePeriodSeconds) * time.Second
 	}
-	w.unprobe(a.ID)
+	s.unprobe(a.ID)
 	msg := fmt.Sprintf("Container %s failed %s probe, will be restarted", c.Name, what)
-	if err := w.killContainer(ctx, c.Name, a, grace, msg); err != nil {
-		w.log.Error("kill unhealthy container", zap.String("container", a.ID), zap.Error(err))
+	if err := s.killContainer(ctx, c.Name, a, grace, msg); err != nil {
+		s.log.Error("kill unhealthy container", zap.String("container", a.ID), zap.Error(err))
 	}
 }
 

@@ -36,9 +36,11 @@ func (f *releaseFailingSandboxes) Remove(ctx context.Context, id string) error {
 // succeeded. Before, the failure was only logged and a new sandbox made
 // beside the old one's still-attached network.
 func TestDeadSandboxReleasedBeforeReplacement(t *testing.T) {
-	h := newHarness(t)
-	sb := &releaseFailingSandboxes{fakeSandboxes: h.sb, fails: 3}
-	h.m.o.Sandboxes = sb
+	var sb *releaseFailingSandboxes
+	h := newHarnessWith(t, func(f *fakeSandboxes) Sandboxes {
+		sb = &releaseFailingSandboxes{fakeSandboxes: f, fails: 3}
+		return sb
+	})
 	h.m.Sync(context.Background(), []*v1.Pod{testPod("p", "u9", v1.RestartPolicyAlways, "c")})
 	h.waitFor("running", func() bool { return h.container("u9", "c").State == runtime.StateRunning })
 	sandboxes := func() []runtime.Container {

@@ -27,63 +27,63 @@ const labelStopSignal = runtime.LabelPrefix + "stop-signal"
 
 // logPath is where attempt n of a container writes its log, as the
 // kubelet lays out /var/log/pods: <pod dir>/logs/<container>/<n>.log.
-func (w *worker) logPath(container string, attempt int) string {
-	return filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "logs", container, strconv.Itoa(attempt)+".log")
+func (s *syncer) logPath(container string, attempt int) string {
+	return filepath.Join(s.sandboxes.PodDir(string(s.pod.UID)), "logs", container, strconv.Itoa(attempt)+".log")
 }
 
 // startContainer creates and starts attempt n of a container, then drops
 // attempts older than the previous one (kept for logs --previous and
 // lastState). It returns when to look again.
-func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
+func (s *syncer) startContainer(ctx context.Context, obs observed, sb *runtime.Container, c *v1.Container, attempt int) time.Time {
 	retry := func(reason, msg string) time.Time {
 		// From the failure, not from the attempt's start: a pull may take
 		// long to fail, and ErrImagePull shows for its moment after that.
-		now := w.m.o.Clock.Now()
-		w.waiting[c.Name] = waiting{Reason: reason, Message: msg, Since: now}
-		w.steps[c.Name+"/setup"]++
-		d := lifecycle.Delay(w.steps[c.Name+"/setup"], w.m.o.BackOff)
-		w.due[c.Name] = now.Add(d)
-		return w.due[c.Name]
+		now := s.clock.Now()
+		s.waiting[c.Name] = waiting{Reason: reason, Message: msg, Since: now}
+		s.steps[setupKey(c.Name)]++
+		d := lifecycle.Delay(s.steps[setupKey(c.Name)], s.backOff)
+		s.due[c.Name] = now.Add(d)
+		return s.due[c.Name]
 	}
-	img, waited, wt := w.ensureImage(ctx, c)
+	img, waited, wt := s.ensureImage(ctx, c)
 	if wt != nil {
 		due := retry(wt.Reason, wt.Message)
 		if wt.Reason == "ErrImagePull" {
 			// ErrImagePull shows for a moment, then ImagePullBackOff until
 			// the retry, as kubectl users know it.
-			if flip := w.waiting[c.Name].Since.Add(imagePullBackOffAfter); flip.Before(due) {
+			if flip := s.waiting[c.Name].Since.Add(imagePullBackOffAfter); flip.Before(due) {
 				return flip
 			}
 		}
 		return due
 	}
 	id := newID()
-	paths := w.m.o.Sandboxes.PodPaths(string(w.pod.UID))
-	if w.pod.Spec.HostIPC {
+	paths := s.sandboxes.PodPaths(string(s.pod.UID))
+	if s.pod.Spec.HostIPC {
 		paths.Shm = ""
 	}
 	// The file itself is made only right before the create, so that an
 	// attempt that fails before leaves none behind.
-	termLog := w.terminationLogPath(c, id)
+	termLog := s.terminationLogPath(c, id)
 	// Volume errors (a failed hostPath type check, a subPath leaving its
 	// volume) are the container's, as the kubelet reports subPath ones.
-	mounts, err := volume.ContainerMounts(w.pod, c, paths.Dir)
+	mounts, err := volume.ContainerMounts(s.pod, c, paths.Dir)
 	if err != nil {
-		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		s.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerConfigError", err.Error())
 	}
 	// The image's users and groups, as the runtime resolves them for the
 	// kubelet at container creation: a failure to read them is the
 	// runtime's (CreateContainerError), a user they lack is the config's.
-	users, err := w.m.o.Runtime.ImageUsers(ctx, img)
+	users, err := s.rt.ImageUsers(ctx, img)
 	if err != nil {
-		w.m.o.Metrics.runtimeErrors.WithLabelValues("image_users").Inc()
-		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		s.metrics.runtimeErrors.WithLabelValues("image_users").Inc()
+		s.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerError", err.Error())
 	}
-	s, err := spec.ContainerSpec(spec.Container{
+	ociSpec, err := spec.ContainerSpec(spec.Container{
 		ID:        id,
-		Pod:       w.pod,
+		Pod:       s.pod,
 		Container: c,
 		Image: spec.ImageConfig{
 			Entrypoint: img.Config.Entrypoint, Cmd: img.Config.Cmd, Env: img.Config.Env,
@@ -92,23 +92,23 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 		},
 		SandboxID:  sb.ID,
 		SandboxPid: sb.Pid,
-		NetNSPath:  w.m.o.Sandboxes.NetNSPath(sb.ID),
+		NetNSPath:  s.sandboxes.NetNSPath(sb.ID),
 		HostsPath:  paths.Hosts, HostnamePath: paths.Hostname, ResolvConfPath: paths.ResolvConf, ShmPath: paths.Shm,
-		HostIP:             w.m.o.HostIP,
-		PodIP:              w.probeIP(),
+		HostIP:             s.hostIP,
+		PodIP:              s.probeIP(),
 		Mounts:             mounts,
 		TerminationLogPath: termLog,
 	})
 	if err != nil {
-		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		s.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerConfigError", err.Error())
 	}
-	logPath := w.logPath(c.Name, attempt)
-	labels := sandbox.PodLabels(w.pod)
+	logPath := s.logPath(c.Name, attempt)
+	labels := sandbox.PodLabels(s.pod)
 	labels[runtime.LabelKind] = runtime.KindContainer
 	labels[runtime.LabelContainerName] = c.Name
 	labels[runtime.LabelContainerType] = "app"
-	if w.isInit(c.Name) {
+	if _, isInit := containerByName(s.pod, c.Name); isInit {
 		labels[runtime.LabelContainerType] = "init"
 	}
 	labels[runtime.LabelAttempt] = strconv.Itoa(attempt)
@@ -120,9 +120,9 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	if img.Config.StopSignal != "" {
 		labels[labelStopSignal] = img.Config.StopSignal
 	}
-	req := runtime.CreateRequest{ID: id, Image: img, Spec: s, Labels: labels}
-	if w.m.o.LoggerExe != "" {
-		uri, err := containerlog.BinaryURI(w.m.o.LoggerExe, containerlog.LoggerSpec{Path: logPath, MaxSize: w.m.o.LogMaxSize, MaxFiles: w.m.o.LogMaxFiles})
+	req := runtime.CreateRequest{ID: id, Image: img, Spec: ociSpec, Labels: labels}
+	if s.loggerExe != "" {
+		uri, err := containerlog.BinaryURI(s.loggerExe, containerlog.LoggerSpec{Path: logPath, MaxSize: s.logMaxSize, MaxFiles: s.logMaxFiles})
 		if err != nil {
 			return retry("CreateContainerConfigError", err.Error())
 		}
@@ -132,53 +132,53 @@ func (w *worker) startContainer(ctx context.Context, obs observed, sb *runtime.C
 	// the pause PID this sync observed. After a wait (a pull, a slow
 	// step) that process may be gone and its PID another's: look again,
 	// and leave a changed sandbox to the next sync (SandboxChanged).
-	if waited || w.m.o.Clock.Since(w.sandboxSeen) >= sandboxRecheckAfter {
-		if !w.sandboxUnchanged(ctx, sb) {
-			w.poke()
+	if waited || s.clock.Since(s.sandboxSeen) >= sandboxRecheckAfter {
+		if !s.sandboxUnchanged(ctx, sb) {
+			s.poke()
 			return time.Time{}
 		}
 	}
-	if _, err := w.createTerminationLog(c, id); err != nil {
+	if _, err := s.createTerminationLog(c, id); err != nil {
 		return retry("CreateContainerConfigError", err.Error())
 	}
-	w.m.track(id, w)
-	if err := w.m.o.Runtime.CreateContainer(ctx, req); err != nil {
+	s.routes.track(id)
+	if err := s.rt.CreateContainer(ctx, req); err != nil {
 		if termLog != "" {
 			_ = os.Remove(termLog)
 		}
-		w.m.o.Metrics.runtimeErrors.WithLabelValues("create_container").Inc()
-		w.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
+		s.metrics.runtimeErrors.WithLabelValues("create_container").Inc()
+		s.event(c.Name, v1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return retry("CreateContainerError", err.Error())
 	}
-	w.event(c.Name, v1.EventTypeNormal, "Created", "Created container: "+c.Name)
-	delete(w.steps, c.Name+"/setup")
-	delete(w.due, c.Name)
-	if err := w.m.o.Runtime.StartContainer(ctx, id); err != nil {
-		w.m.o.Metrics.runtimeErrors.WithLabelValues("start_container").Inc()
+	s.event(c.Name, v1.EventTypeNormal, "Created", "Created container: "+c.Name)
+	delete(s.steps, setupKey(c.Name))
+	delete(s.due, c.Name)
+	if err := s.rt.StartContainer(ctx, id); err != nil {
+		s.metrics.runtimeErrors.WithLabelValues("start_container").Inc()
 		msg := fmt.Sprintf("Error: failed to start container %q: %v", c.Name, err)
-		w.event(c.Name, v1.EventTypeWarning, "Failed", msg)
+		s.event(c.Name, v1.EventTypeWarning, "Failed", msg)
 		// The attempt stays as an exited container (ContainerCannotRun in
 		// lastState); the restart policy and back-off decide what follows.
-		w.waiting[c.Name] = waiting{Reason: "RunContainerError", Message: msg}
-		w.poke()
+		s.waiting[c.Name] = waiting{Reason: "RunContainerError", Message: msg}
+		s.poke()
 	} else {
-		delete(w.waiting, c.Name)
-		w.event(c.Name, v1.EventTypeNormal, "Started", "Started container "+c.Name)
+		delete(s.waiting, c.Name)
+		s.event(c.Name, v1.EventTypeNormal, "Started", "Started container "+c.Name)
 		if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
 			// Publish the pod now: the hook may take long, and until it
 			// returns the container shows as ContainerCreating.
-			w.hooking = id
-			if cur, err := w.list(ctx); err == nil {
-				w.report(cur, true)
+			s.postStartRunning = id
+			if cur, err := s.list(ctx); err == nil {
+				s.report(cur, true)
 			}
-			ok := w.runPostStart(ctx, c, id)
-			w.hooking = ""
+			ok := s.runPostStart(ctx, c, id)
+			s.postStartRunning = ""
 			if !ok {
-				w.poke()
+				s.poke()
 			}
 		}
 	}
-	w.pruneAttempts(ctx, obs, c.Name, attempt)
+	s.pruneAttempts(ctx, obs, c.Name, attempt)
 	return time.Time{}
 }
 
@@ -189,10 +189,10 @@ const sandboxRecheckAfter = time.Second
 
 // sandboxUnchanged reports whether sb's pause process is still the one the
 // container spec names: the sandbox's task runs, with the same PID.
-func (w *worker) sandboxUnchanged(ctx context.Context, sb *runtime.Container) bool {
-	cs, err := w.m.o.Runtime.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(w.pod.UID), runtime.LabelKind: runtime.KindSandbox})
+func (s *syncer) sandboxUnchanged(ctx context.Context, sb *runtime.Container) bool {
+	cs, err := s.rt.ListContainers(ctx, map[string]string{runtime.LabelPodUID: string(s.pod.UID), runtime.LabelKind: runtime.KindSandbox})
 	if err != nil {
-		w.log.Warn("look at the sandbox again before creating a container", zap.String("sandbox", sb.ID), zap.Error(err))
+		s.log.Warn("look at the sandbox again before creating a container", zap.String("sandbox", sb.ID), zap.Error(err))
 		return false
 	}
 	for _, c := range cs {
@@ -202,23 +202,23 @@ func (w *worker) sandboxUnchanged(ctx context.Context, sb *runtime.Container) bo
 		if c.State == runtime.StateRunning && c.Pid == sb.Pid {
 			return true
 		}
-		w.log.Info("sandbox changed while a container was prepared; syncing again",
+		s.log.Info("sandbox changed while a container was prepared; syncing again",
 			zap.String("sandbox", sb.ID), zap.Uint32("pid", sb.Pid), zap.Uint32("pidNow", c.Pid), zap.Stringer("state", c.State))
 		return false
 	}
-	w.log.Info("sandbox gone while a container was prepared; syncing again", zap.String("sandbox", sb.ID))
+	s.log.Info("sandbox gone while a container was prepared; syncing again", zap.String("sandbox", sb.ID))
 	return false
 }
 
 // pruneAttempts removes attempts older than attempt-1: the kubelet keeps
 // one dead container per container name.
-func (w *worker) pruneAttempts(ctx context.Context, obs observed, name string, attempt int) {
+func (s *syncer) pruneAttempts(ctx context.Context, obs observed, name string, attempt int) {
 	for _, old := range obs.containers[name] {
 		if old.Attempt() >= attempt-1 {
 			continue
 		}
-		if err := w.m.o.Runtime.RemoveContainer(ctx, old.ID); err != nil {
-			w.log.Warn("remove old attempt", zap.String("container", old.ID), zap.Error(err))
+		if err := s.rt.RemoveContainer(ctx, old.ID); err != nil {
+			s.log.Warn("remove old attempt", zap.String("container", old.ID), zap.Error(err))
 			continue
 		}
 		removeLog(old.Labels[runtime.LabelLogPath])
@@ -226,15 +226,6 @@ func (w *worker) pruneAttempts(ctx context.Context, obs observed, name string, a
 			_ = os.Remove(p)
 		}
 	}
-}
-
-func (w *worker) isInit(name string) bool {
-	for _, c := range w.pod.Spec.InitContainers {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // stopSignal is the image's STOPSIGNAL, else SIGTERM.

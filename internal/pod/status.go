@@ -42,8 +42,18 @@ func observe(cs []runtime.Container) observed {
 	return o
 }
 
-// sandbox returns the newest sandbox, if any.
-func (o observed) sandbox() *runtime.Container {
+// oldestSandbox returns the first sandbox the pod had (still there), if
+// any: when the pod started on the node.
+func (o observed) oldestSandbox() *runtime.Container {
+	if len(o.sandboxes) == 0 {
+		return nil
+	}
+	return &o.sandboxes[0]
+}
+
+// newestSandbox returns the newest sandbox, if any: the one the pod's
+// containers run in.
+func (o observed) newestSandbox() *runtime.Container {
 	if len(o.sandboxes) == 0 {
 		return nil
 	}
@@ -90,9 +100,9 @@ type statusInput struct {
 	// probes gives running attempts' startup and readiness results; nil
 	// means no probes.
 	probes probeState
-	// hooking is the attempt whose postStart hook still runs: not Running
+	// postStartRunning is the attempt whose postStart hook still runs: not Running
 	// yet, as far as anyone outside is concerned.
-	hooking string
+	postStartRunning string
 	// failed ends the pod as a whole (SysctlForbidden, DeadlineExceeded).
 	failed *podFailure
 }
@@ -134,7 +144,7 @@ func containerStatus(in statusInput, c *v1.Container, defaultWaiting string) v1.
 	st.Started = &f
 	w, isWaiting := in.waiting[c.Name]
 	switch {
-	case cur != nil && cur.State == runtime.StateRunning && cur.ID == in.hooking:
+	case cur != nil && cur.State == runtime.StateRunning && cur.ID == in.postStartRunning:
 		st.State.Waiting = &v1.ContainerStateWaiting{Reason: "ContainerCreating"}
 		if prev != nil && prev.State == runtime.StateExited {
 			st.LastTerminationState.Terminated = terminatedState(prev)

@@ -15,8 +15,8 @@ import (
 )
 
 // gracePeriod is the pod's terminationGracePeriodSeconds (default 30).
-func (w *worker) gracePeriod() time.Duration {
-	if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil {
+func (s *syncer) gracePeriod() time.Duration {
+	if g := s.pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		return time.Duration(*g) * time.Second
 	}
 	return 30 * time.Second
@@ -25,40 +25,40 @@ func (w *worker) gracePeriod() time.Duration {
 // terminate stops the pod gracefully and removes every trace of it: the
 // containers get their stop signal in parallel and SIGKILL after the grace
 // period, then the sandbox goes, then the pod's files and cgroup. It
-// retries until nothing is left or the daemon stops.
-func (w *worker) terminate(ctx context.Context) {
-	now := metav1.NewTime(w.m.o.Clock.Now())
-	w.deletedAt = &now
+// retries until nothing is left (then true) or the daemon stops.
+func (s *syncer) terminate(ctx context.Context) bool {
+	now := metav1.NewTime(s.clock.Now())
+	s.deletedAt = &now
 	for attempt := 0; ; attempt++ {
-		obs, err := w.list(ctx)
+		obs, err := s.list(ctx)
 		if err == nil {
 			if attempt == 0 {
-				w.report(obs, sandboxRunning(obs))
+				s.report(obs, sandboxRunning(obs))
 			}
-			if err = w.teardown(ctx, obs); err == nil {
-				w.m.o.Store.DeletePod(w.pod.UID)
-				w.log.Info("pod terminated")
-				return
+			if err = s.teardown(ctx, obs); err == nil {
+				s.store.DeletePod(s.pod.UID)
+				s.log.Info("pod terminated")
+				return true
 			}
 		}
-		w.log.Error("terminate pod; will retry", zap.Error(err))
+		s.log.Error("terminate pod; will retry", zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return
-		case <-w.m.o.Clock.After(2 * time.Second):
+			return false
+		case <-s.clock.After(2 * time.Second):
 		}
 	}
 }
 
-func (w *worker) teardown(ctx context.Context, obs observed) error {
-	w.unprobeAll()
-	grace := w.gracePeriod()
-	deadline := w.m.o.Clock.Now().Add(grace)
+func (s *syncer) teardown(ctx context.Context, obs observed) error {
+	s.unprobeAll()
+	grace := s.gracePeriod()
+	deadline := s.clock.Now().Add(grace)
 	// App containers (and anything not a sidecar) stop together first;
 	// sidecars then stop one by one in reverse order, so they serve the
 	// app containers until those are gone, as the kubelet does.
 	var sidecars []string
-	for _, c := range w.pod.Spec.InitContainers {
+	for _, c := range s.pod.Spec.InitContainers {
 		if isSidecar(&c) {
 			sidecars = append([]string{c.Name}, sidecars...)
 		}
@@ -73,40 +73,40 @@ func (w *worker) teardown(ctx context.Context, obs observed) error {
 			first = append(first, name)
 		}
 	}
-	if err := w.stopGroup(ctx, obs, first, grace); err != nil {
+	if err := s.stopGroup(ctx, obs, first, grace); err != nil {
 		return err
 	}
 	for _, name := range sidecars {
 		// Sidecars share what is left of the pod's grace period.
-		left := deadline.Sub(w.m.o.Clock.Now())
+		left := deadline.Sub(s.clock.Now())
 		if left < minStopGrace {
 			left = minStopGrace
 		}
-		if err := w.stopGroup(ctx, obs, []string{name}, left); err != nil {
+		if err := s.stopGroup(ctx, obs, []string{name}, left); err != nil {
 			return err
 		}
 	}
-	for _, s := range obs.containers {
-		for _, c := range s {
-			if err := w.m.o.Runtime.RemoveContainer(ctx, c.ID); err != nil {
+	for _, attempts := range obs.containers {
+		for _, c := range attempts {
+			if err := s.rt.RemoveContainer(ctx, c.ID); err != nil {
 				return err
 			}
 		}
 	}
 	for _, sb := range obs.sandboxes {
-		if err := w.m.o.Sandboxes.Stop(ctx, sb.ID); err != nil {
+		if err := s.sandboxes.Stop(ctx, sb.ID); err != nil {
 			return err
 		}
-		if err := w.m.o.Sandboxes.Remove(ctx, sb.ID); err != nil {
+		if err := s.sandboxes.Remove(ctx, sb.ID); err != nil {
 			return err
 		}
 	}
-	return w.m.o.Sandboxes.Cleanup(string(w.pod.UID))
+	return s.sandboxes.Cleanup(string(s.pod.UID))
 }
 
 // stopGroup stops the running attempts of the named containers in
 // parallel, each through its preStop hook.
-func (w *worker) stopGroup(ctx context.Context, obs observed, names []string, grace time.Duration) error {
+func (s *syncer) stopGroup(ctx context.Context, obs observed, names []string, grace time.Duration) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -118,7 +118,7 @@ func (w *worker) stopGroup(ctx context.Context, obs observed, names []string, gr
 			wg.Add(1)
 			go func(name string, c runtime.Container) {
 				defer wg.Done()
-				if err := w.killContainer(ctx, name, c, grace, "Stopping container "+name); err != nil {
+				if err := s.killContainer(ctx, name, c, grace, "Stopping container "+name); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()

@@ -35,11 +35,11 @@ const (
 
 // terminationLogPath is the host file of attempt id's termination
 // message; "" for a container without terminationMessagePath.
-func (w *worker) terminationLogPath(c *v1.Container, id string) string {
+func (s *syncer) terminationLogPath(c *v1.Container, id string) string {
 	if c.TerminationMessagePath == "" {
 		return ""
 	}
-	return filepath.Join(w.m.o.Sandboxes.PodDir(string(w.pod.UID)), "termination", id)
+	return filepath.Join(s.sandboxes.PodDir(string(s.pod.UID)), "termination", id)
 }
 
 // createTerminationLog makes the host file for an attempt's termination
@@ -47,8 +47,8 @@ func (w *worker) terminationLogPath(c *v1.Container, id string) string {
 // user and reaches it through its bind mount; its directory is
 // sandbox.PrivateDirMode, so no other host user can read, forge or grow a
 // message from the host side.
-func (w *worker) createTerminationLog(c *v1.Container, id string) (string, error) {
-	path := w.terminationLogPath(c, id)
+func (s *syncer) createTerminationLog(c *v1.Container, id string) (string, error) {
+	path := s.terminationLogPath(c, id)
 	if path == "" {
 		return "", nil
 	}
@@ -67,8 +67,8 @@ func (w *worker) createTerminationLog(c *v1.Container, id string) (string, error
 }
 
 // recordTerminationMessage stores an exited attempt's termination message.
-func (w *worker) recordTerminationMessage(ctx context.Context, a runtime.Container) {
-	c := w.containerSpec(a.Labels[runtime.LabelContainerName])
+func (s *syncer) recordTerminationMessage(ctx context.Context, a runtime.Container) {
+	c, _ := containerByName(s.pod, a.Labels[runtime.LabelContainerName])
 	if c == nil || a.Labels[labelTerminationMessage] != "" {
 		return
 	}
@@ -79,8 +79,8 @@ func (w *worker) recordTerminationMessage(ctx context.Context, a runtime.Contain
 	if msg == "" {
 		return
 	}
-	if err := w.m.o.Runtime.SetLabels(ctx, a.ID, map[string]string{labelTerminationMessage: msg}); err != nil {
-		w.log.Warn("record termination message", zap.String("container", a.ID), zap.Error(err))
+	if err := s.rt.SetLabels(ctx, a.ID, map[string]string{labelTerminationMessage: msg}); err != nil {
+		s.log.Warn("record termination message", zap.String("container", a.ID), zap.Error(err))
 	}
 }
 

@@ -81,7 +81,7 @@ func TestFailedCreateLeavesNoTerminationFile(t *testing.T) {
 func TestTerminationLogModes(t *testing.T) {
 	for _, existing := range []bool{false, true} {
 		sb := &dirSandboxes{root: t.TempDir()}
-		w := &worker{m: &Manager{o: Options{Sandboxes: sb}}, pod: &v1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "u1"}}}
+		w := &syncer{syncDeps: syncDeps{sandboxes: sb}, pod: &v1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "u1"}}}
 		dir := filepath.Join(sb.PodDir("u1"), "termination")
 		if existing {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
