@@ -118,15 +118,6 @@ func newSyncer(d syncDeps, p *v1.Pod, log *zap.Logger, r routes, sig signals) *s
 	}
 }
 
-func (s *syncer) isKilled() bool {
-	select {
-	case <-s.killed:
-		return true
-	default:
-		return false
-	}
-}
-
 // begin starts the pod's life on the node once its predecessor is gone.
 func (s *syncer) begin(ctx context.Context) {
 	s.started = s.clock.Now()

@@ -3,7 +3,6 @@ package pod
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -21,7 +20,7 @@ import (
 // removed; terminated: nothing of it is left. A worker whose daemon stops
 // keeps its state (the pod is left as it is), and no state is left for an
 // earlier one.
-type podState int32
+type podState int
 
 const (
 	stateWaiting podState = iota
@@ -53,7 +52,8 @@ type podWorker struct {
 	clock clock.Clock
 	s     *syncer
 
-	state atomic.Int32
+	// state is touched only by run's goroutine.
+	state podState
 	// after is closed when the previous pod of the same name is gone.
 	after <-chan struct{}
 	wake  chan struct{}
@@ -93,6 +93,16 @@ type signals struct {
 	poke   func()
 }
 
+// isKilled reports whether the pod must terminate.
+func (s signals) isKilled() bool {
+	select {
+	case <-s.killed:
+		return true
+	default:
+		return false
+	}
+}
+
 // poke asks the worker to sync soon; pokes coalesce.
 func (w *podWorker) poke() {
 	select {
@@ -103,23 +113,11 @@ func (w *podWorker) poke() {
 
 func (w *podWorker) kill() { w.killOnce.Do(func() { close(w.killed) }) }
 
-func (w *podWorker) isKilled() bool {
-	select {
-	case <-w.killed:
-		return true
-	default:
-		return false
-	}
-}
-
-// State is where the worker is (see podState).
-func (w *podWorker) State() podState { return podState(w.state.Load()) }
-
 // enter moves the worker to state to; only run calls it, in the order of
 // podState's doc.
 func (w *podWorker) enter(to podState) {
-	from := podState(w.state.Swap(int32(to)))
-	w.log.Debug("pod worker state", zap.Stringer("from", from), zap.Stringer("to", to))
+	w.log.Debug("pod worker state", zap.Stringer("from", w.state), zap.Stringer("to", to))
+	w.state = to
 }
 
 // run is the worker's loop: sync, then sleep until an event, a due time or
@@ -132,7 +130,7 @@ func (w *podWorker) run(ctx context.Context) {
 	w.enter(stateSyncing)
 	w.s.begin(ctx)
 	for {
-		if w.isKilled() {
+		if w.signals().isKilled() {
 			w.enter(stateTerminating)
 			if w.s.terminate(ctx) {
 				w.enter(stateTerminated)
